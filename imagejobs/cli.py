@@ -1,0 +1,239 @@
+"""The ``imagejobs`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from imagejobs.settings import SettingsError, get_settings
+
+app = typer.Typer(
+    help="imagejobs: image understanding jobs on Gemini.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+FINAL = ("succeeded", "failed", "canceled")
+
+
+def _register_optional_commands() -> None:
+    from imagejobs.emulator.cli import emulator_command
+
+    app.command("emulator", help="Run the local Gemini-compatible emulator.")(emulator_command)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from imagejobs.store.migrate import migrate as run_migrations
+
+    url = get_settings().effective_database_url
+    run_migrations(url)
+    console.print(f"database is at the latest schema ({_safe_url(url)})")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Gemini calls in flight (threads); default from settings")
+    ] = None,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Run a Celery worker (threads pool: Gemini calls are waiting, not computing)."""
+    from worker.celery_app import QUEUE
+    from worker.celery_app import app as celery_app
+    from worker.runtime import build_gemini
+
+    settings = get_settings()
+    build_gemini(settings)  # fail now, naming the setting, rather than on the first job
+    threads = concurrency or (8 if settings.uses_embedded_broker else settings.worker_concurrency)
+    celery_app.worker_main(
+        [
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(threads),
+            "--loglevel",
+            loglevel,
+            "-Q",
+            QUEUE,
+            "-n",
+            "imagejobs@%h",
+            "-E",
+        ]
+    )
+
+
+@app.command()
+def submit(
+    images: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, WEBP, HEIC, HEIF)")],
+    task: Annotated[str, typer.Option(help="caption|ask|classify|detect|segment|compare")],
+    prompt: Annotated[str | None, typer.Option(help="Custom prompt, or what to detect")] = None,
+    question: Annotated[str | None, typer.Option(help="The question (ask, compare)")] = None,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated labels (classify)")] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    wait: Annotated[bool, typer.Option(help="Wait and print the result")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --wait: print JSON")] = False,
+) -> None:
+    """Submit a job; prints its id (or, with --wait, its result)."""
+    from imagejobs.core.jobspec import JobSpec
+    from imagejobs.store.blobs import DirectoryBlobStore
+    from imagejobs.submission import ImageInput, submit_job
+
+    settings = get_settings()
+    inputs = []
+    for path in images:
+        if not path.is_file():
+            raise typer.BadParameter(f"{path}: no such file", param_hint="IMAGES")
+        inputs.append(ImageInput(data=path.read_bytes(), filename=path.name))
+    fields: dict[str, Any] = {"task": task, "model": model, "question": question}
+    if task in ("detect", "segment"):
+        fields["target"] = prompt
+    else:
+        fields["prompt"] = prompt
+    if labels:
+        fields["labels"] = [label for label in labels.split(",") if label.strip()]
+    spec = _validated(JobSpec, fields)
+    try:
+        submitted = submit_job(
+            settings, DirectoryBlobStore(settings.effective_blob_dir), spec, inputs
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not wait:
+        console.print(submitted.job_id)
+        return
+    view = wait_for_job(submitted.job_id)
+    _print_view(view, as_json)
+    if view["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+def wait_for_job(job_id: str, *, timeout_s: float = 3600.0) -> dict[str, Any]:
+    """Poll the database with backoff, showing progress, until the job is final."""
+    from imagejobs.results.view import job_view
+    from imagejobs.store.db import session_scope
+
+    url = get_settings().effective_database_url
+    delay = 0.2
+    deadline = time.monotonic() + timeout_s
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task(f"job {job_id}: queued", total=None)
+        while True:
+            with session_scope(url) as session:
+                view = job_view(session, job_id, include_masks=True)
+            status = view["status"]
+            note = f" (attempt {view['attempts']})" if view["attempts"] > 1 else ""
+            progress.update(bar, description=f"job {job_id}: {status}{note}")
+            if status in FINAL or time.monotonic() > deadline:
+                return view
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+
+@app.command()
+def show(
+    job_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON")] = False,
+) -> None:
+    """Show a job: status, results and usage."""
+    from imagejobs.results.view import job_view
+    from imagejobs.store.db import session_scope
+    from imagejobs.store.jobs import JobNotFound
+
+    try:
+        with session_scope(get_settings().effective_database_url) as session:
+            view = job_view(session, job_id)
+    except JobNotFound:
+        err.print(f"[red]error:[/red] no job {job_id}")
+        raise typer.Exit(1) from None
+    _print_view(view, as_json)
+
+
+@app.command()
+def overlay(
+    job_id: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write")],
+    image: Annotated[int, typer.Option(help="Which image of the job (0-based)")] = 0,
+) -> None:
+    """Draw a job's boxes and masks on its upright image."""
+    from imagejobs.overlays import render_overlay
+    from imagejobs.store.blobs import DirectoryBlobStore
+
+    settings = get_settings()
+    png = render_overlay(
+        settings.effective_database_url,
+        DirectoryBlobStore(settings.effective_blob_dir),
+        job_id,
+        image,
+    )
+    output.write_bytes(png)
+    console.print(f"wrote {output}")
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for overlays")] = Path(
+        "demo-output"
+    ),
+) -> None:
+    """Run every task on a bundled sample set, end to end, with nothing else running."""
+    from imagejobs.demo import run_demo
+
+    raise typer.Exit(run_demo(output, console))
+
+
+def _print_view(view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+        return
+    from imagejobs.tables import job_table
+
+    console.print(job_table(view))
+
+
+def _validated(model: Any, fields: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'job'}: {e['msg']}" for e in exc.errors()
+        )
+        err.print(f"[red]error:[/red] {problems}")
+        raise typer.Exit(2) from None
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    try:
+        _register_optional_commands()
+        app()
+    except SettingsError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)

@@ -1,0 +1,206 @@
+"""GeminiPort on the google-genai SDK: real Gemini, or any base URL such as the bundled emulator.
+
+One :class:`GenaiGemini` per worker process; the SDK's sync client is thread-safe and its
+connection pool is sized for the worker's concurrency. The SDK's own retries stay off (its
+default): the worker owns retries so they are counted, honour ``retryDelay`` and never stack.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import datetime
+from typing import Any
+
+from google import genai
+from google.genai import types
+
+from imagejobs.core.tokens import normalise_media_resolution, uses_media_resolution
+from imagejobs.gemini.errors import GeminiCallError, classify_error
+from imagejobs.gemini.port import (
+    FileImage,
+    GenerateReply,
+    GenerateRequest,
+    InlineImage,
+    RemoteFile,
+    TokenUsage,
+)
+
+REAL_GEMINI_BASE = "https://generativelanguage.googleapis.com"
+
+
+def _http_limits(max_connections: int) -> dict[str, Any]:
+    try:
+        import httpx2 as http_lib  # google-genai >= 3 runs on httpx2
+    except ImportError:  # pragma: no cover - older SDKs run on httpx
+        import httpx as http_lib  # type: ignore[no-redef]
+    limits = http_lib.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return {"limits": limits}
+
+
+class GenaiGemini:
+    """The google-genai implementation of :class:`imagejobs.gemini.port.GeminiPort`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        api_version: str = "v1beta",
+        timeout_s: float = 300.0,
+        max_connections: int = 256,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a Gemini API key is required (GEMINI_API_KEY)")
+        self._base = (base_url or REAL_GEMINI_BASE).rstrip("/")
+        options = types.HttpOptions(
+            base_url=base_url,
+            api_version=api_version,
+            timeout=int(timeout_s * 1000),  # the SDK takes milliseconds
+            client_args=_http_limits(max_connections),
+        )
+        self._client = genai.Client(api_key=api_key, http_options=options)
+
+    @property
+    def api_base(self) -> str:
+        return self._base
+
+    def close(self) -> None:
+        self._client.close()
+
+    # generateContent ----------------------------------------------------------------------
+
+    def generate(self, request: GenerateRequest) -> GenerateReply:
+        parts = [self._part(image, request) for image in request.images]
+        parts.append(types.Part.from_text(text=request.text))  # images first, as advised
+        content = types.Content(role="user", parts=parts)
+        try:
+            response = self._client.models.generate_content(
+                model=request.model, contents=content, config=self._config(request)
+            )
+        except Exception as exc:
+            raise classify_error(exc) from exc
+        return _reply(response)
+
+    def _part(self, image: InlineImage | FileImage, request: GenerateRequest) -> types.Part:
+        if isinstance(image, InlineImage):
+            part = types.Part.from_bytes(data=image.data, mime_type=image.mime)
+        else:
+            part = types.Part.from_uri(file_uri=image.uri, mime_type=image.mime)
+        if request.media_resolution and uses_media_resolution(request.model):
+            level = "MEDIA_RESOLUTION_" + normalise_media_resolution(request.media_resolution)
+            part.media_resolution = types.PartMediaResolution(
+                level=types.PartMediaResolutionLevel(level)
+            )
+        return part
+
+    @staticmethod
+    def _config(request: GenerateRequest) -> types.GenerateContentConfig:
+        thinking = None
+        if request.thinking_budget is not None:
+            thinking = types.ThinkingConfig(thinking_budget=request.thinking_budget)
+        return types.GenerateContentConfig(
+            system_instruction=request.system_instruction,
+            response_mime_type=request.response_mime_type,
+            response_schema=request.response_schema,
+            temperature=request.temperature,
+            max_output_tokens=request.max_output_tokens,
+            thinking_config=thinking,
+        )
+
+    # Files API --------------------------------------------------------------------------------
+
+    def upload(self, data: bytes, mime: str, display_name: str) -> RemoteFile:
+        try:
+            uploaded = self._client.files.upload(
+                file=io.BytesIO(data),
+                config=types.UploadFileConfig(mime_type=mime, display_name=display_name),
+            )
+        except Exception as exc:
+            raise classify_error(exc) from exc
+        return _remote_file(uploaded)
+
+    def get_file(self, name: str) -> RemoteFile:
+        try:
+            return _remote_file(self._client.files.get(name=name))
+        except Exception as exc:
+            raise classify_error(exc) from exc
+
+    def wait_active(self, name: str, *, timeout_s: float, poll_s: float = 0.5) -> RemoteFile:
+        """Poll ``files.get`` until the file is ACTIVE; FAILED or a timeout raise."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remote = self.get_file(name)
+            if remote.state == "ACTIVE":
+                return remote
+            if remote.state == "FAILED":
+                raise GeminiCallError(
+                    f"uploaded file {name} failed processing: {remote.error or 'no reason given'}",
+                    retryable=False,
+                    status="FILE_FAILED",
+                )
+            if time.monotonic() > deadline:
+                raise GeminiCallError(
+                    f"uploaded file {name} still {remote.state} after {timeout_s:.0f} s",
+                    retryable=True,
+                    status="FILE_NOT_ACTIVE",
+                )
+            time.sleep(poll_s)
+
+
+def _enum_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "name", value))
+
+
+def _reply(response: types.GenerateContentResponse) -> GenerateReply:
+    candidate = response.candidates[0] if response.candidates else None
+    text = None
+    if candidate is not None and candidate.content and candidate.content.parts:
+        text = "".join(p.text for p in candidate.content.parts if p.text and not p.thought) or None
+    block = None
+    if response.prompt_feedback is not None:
+        block = _enum_name(response.prompt_feedback.block_reason)
+    return GenerateReply(
+        text=text,
+        finish_reason=_enum_name(candidate.finish_reason) if candidate else None,
+        usage=_usage(response.usage_metadata),
+        model_version=response.model_version,
+        block_reason=block,
+    )
+
+
+def _usage(meta: types.GenerateContentResponseUsageMetadata | None) -> TokenUsage:
+    if meta is None:
+        return TokenUsage()
+    by_modality: dict[str, int] = {}
+    for detail in meta.prompt_tokens_details or []:
+        name = _enum_name(detail.modality) or "UNSPECIFIED"
+        by_modality[name] = by_modality.get(name, 0) + (detail.token_count or 0)
+    return TokenUsage(
+        prompt=meta.prompt_token_count,
+        candidates=meta.candidates_token_count,
+        thoughts=meta.thoughts_token_count,
+        total=meta.total_token_count,
+        image=by_modality.get("IMAGE"),
+        text=by_modality.get("TEXT"),
+    )
+
+
+def _remote_file(file: types.File) -> RemoteFile:
+    expires: datetime | None = file.expiration_time
+    error = None
+    if file.error is not None:
+        error = file.error.message or str(file.error.code)
+    return RemoteFile(
+        name=file.name or "",
+        uri=file.uri or "",
+        mime=file.mime_type or "",
+        size_bytes=int(file.size_bytes or 0),
+        state=_enum_name(file.state) or "STATE_UNSPECIFIED",
+        expires_at=expires,
+        error=error,
+    )

@@ -1,0 +1,86 @@
+"""Writing a job's results and usage: idempotent, so running a job twice cannot duplicate rows."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from imagejobs.gemini.port import TokenUsage
+from imagejobs.results.build import Outcome
+from imagejobs.store.jobs import clear_results
+from imagejobs.store.models import Detection, JobResult, Mask, Usage
+
+
+def write_outcome(session: Session, job_id: str, outcome: Outcome) -> None:
+    """Replace the job's results with ``outcome`` (call inside the finishing transaction)."""
+    clear_results(session, job_id)
+    session.add(
+        JobResult(
+            job_id=job_id,
+            caption=outcome.caption,
+            answer=outcome.answer,
+            labels=outcome.labels,
+            raw_text="\n\n".join(outcome.raw_texts) or None,
+            finish_reason=",".join(sorted(set(outcome.finish_reasons))) or None,
+            dropped_boxes=outcome.dropped_boxes,
+            notes=outcome.notes,
+        )
+    )
+    for seq, det in enumerate(outcome.detections):
+        session.add(
+            Detection(
+                job_id=job_id,
+                seq=seq,
+                image_position=det.image_position,
+                label=det.label,
+                x0=det.box.x0,
+                y0=det.box.y0,
+                x1=det.box.x1,
+                y1=det.box.y1,
+                box_2d=list(det.box_2d),
+            )
+        )
+    for seq, mask in enumerate(outcome.masks):
+        session.add(
+            Mask(
+                job_id=job_id,
+                seq=seq,
+                image_position=mask.image_position,
+                label=mask.label,
+                x0=mask.box.x0,
+                y0=mask.box.y0,
+                x1=mask.box.x1,
+                y1=mask.box.y1,
+                box_2d=list(mask.box_2d),
+                area=mask.area,
+                mask_png=mask.png,
+                problem=mask.problem,
+            )
+        )
+
+
+def write_usage(
+    session: Session,
+    job_id: str,
+    *,
+    estimated_tokens: int | None,
+    estimated_image_tokens: int | None,
+    usage: TokenUsage | None,
+    calls: int,
+    cost_usd: float | None,
+    model_version: str | None,
+) -> None:
+    """Store the quote and, once there is one, the billed usage next to it."""
+    row = session.get(Usage, job_id) or Usage(job_id=job_id)
+    row.estimated_tokens = estimated_tokens
+    row.estimated_image_tokens = estimated_image_tokens
+    row.calls = calls
+    if usage is not None:
+        row.prompt_tokens = usage.prompt
+        row.candidates_tokens = usage.candidates
+        row.thoughts_tokens = usage.thoughts
+        row.total_tokens = usage.total
+        row.image_tokens = usage.image
+        row.text_tokens = usage.text
+    row.cost_usd = cost_usd
+    row.model_version = model_version
+    session.add(row)

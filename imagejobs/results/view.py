@@ -1,0 +1,113 @@
+"""A job as producers see it (``imagejobs show --json`` and the HTTP API)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from imagejobs.store.jobs import get_job
+from imagejobs.store.models import Detection, Image, Job, JobImage, JobResult, Mask, Usage
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_view(session: Session, job_id: str, *, include_masks: bool = True) -> dict[str, Any]:
+    job = get_job(session, job_id)
+    return render_job(session, job, include_masks=include_masks)
+
+
+def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dict[str, Any]:
+    rows = session.execute(
+        select(JobImage, Image)
+        .outerjoin(Image, Image.sha256 == JobImage.sha256)
+        .where(JobImage.job_id == job.id)
+        .order_by(JobImage.position)
+    ).all()
+    images = [
+        {
+            "sha256": ji.sha256,
+            "source_url": ji.source_url,
+            "filename": ji.filename,
+            "width": img.width if img else None,
+            "height": img.height if img else None,
+            "mime": img.mime if img else None,
+            "transport": ji.transport,
+            "sent_width": ji.sent_width,
+            "sent_height": ji.sent_height,
+            "tokens_estimated": ji.tokens_estimated,
+        }
+        for ji, img in rows
+    ]
+    result = session.get(JobResult, job.id)
+    usage = session.get(Usage, job.id)
+    detections = session.scalars(
+        select(Detection).where(Detection.job_id == job.id).order_by(Detection.seq)
+    ).all()
+    masks = session.scalars(select(Mask).where(Mask.job_id == job.id).order_by(Mask.seq)).all()
+    view: dict[str, Any] = {
+        "id": job.id,
+        "status": job.status,
+        "error": (
+            {"code": job.error_code, "message": job.error_message}
+            if job.status == "failed" or job.error_code
+            else None
+        ),
+        "task": job.task,
+        "model": job.model,
+        "params": {k: v for k, v in (job.params or {}).items() if v not in (None, False)},
+        "options": job.options,
+        "metadata": job.job_metadata,
+        "attempts": job.attempts,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "next_attempt_at": _iso(job.next_attempt_at) if job.status == "queued" else None,
+        "images": images,
+        "caption": result.caption if result else None,
+        "answer": result.answer if result else None,
+        "labels": result.labels if result else None,
+        "detections": [
+            {
+                "label": d.label,
+                "box": [d.x0, d.y0, d.x1, d.y1],
+                "box_2d": d.box_2d,
+                "image": d.image_position,
+            }
+            for d in detections
+        ],
+        "masks": [
+            {
+                "label": m.label,
+                "box": [m.x0, m.y0, m.x1, m.y1],
+                "box_2d": m.box_2d,
+                "image": m.image_position,
+                "area": m.area,
+                **(
+                    {"mask_png": base64.b64encode(m.mask_png).decode() if m.mask_png else None}
+                    if include_masks
+                    else {}
+                ),
+                "problem": m.problem,
+            }
+            for m in masks
+        ],
+        "dropped_boxes": result.dropped_boxes if result else 0,
+        "notes": result.notes if result else [],
+        "usage": {
+            "estimated_tokens": usage.estimated_tokens if usage else None,
+            "estimated_image_tokens": usage.estimated_image_tokens if usage else None,
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "candidates_tokens": usage.candidates_tokens if usage else None,
+            "thoughts_tokens": usage.thoughts_tokens if usage else None,
+            "total_tokens": usage.total_tokens if usage else None,
+            "image_tokens": usage.image_tokens if usage else None,
+            "cost_usd": usage.cost_usd if usage else None,
+            "calls": usage.calls if usage else 0,
+        },
+    }
+    return view

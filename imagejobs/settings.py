@@ -1,0 +1,178 @@
+"""The one settings object: every knob of imagejobs, read from the environment (and ``.env``).
+
+Unset database and broker URLs mean the embedded defaults (a SQLite file and kombu's SQLAlchemy
+transport on another SQLite file under ``IMAGEJOBS_DATA_DIR``), so a fresh machine runs the demo
+with no services. Production sets Postgres, Redis and Gemini through the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "gemini-2.5-flash"
+
+# USD per million tokens (input, output), standard paid tier, <=200k-token prompts.
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "gemini-2.5-flash": {"input": 0.30, "output": 2.50},
+    "gemini-2.5-flash-lite": {"input": 0.10, "output": 0.40},
+    "gemini-2.5-pro": {"input": 1.25, "output": 10.00},
+    "gemini-2.0-flash": {"input": 0.10, "output": 0.40},
+    "gemini-3-flash-preview": {"input": 0.50, "output": 3.00},
+    "gemini-3-pro-preview": {"input": 2.00, "output": 12.00},
+}
+
+DEFAULT_WEBHOOK_SCHEDULE: list[float] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGEJOBS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Where embedded state lives (SQLite database, embedded broker, blobs) when nothing is set.
+    data_dir: Path = Path(".imagejobs")
+    database_url: str | None = None
+    broker_url: str | None = None
+    blob_dir: Path | None = None
+
+    # Gemini. No base URL means real Gemini; the key may come from GEMINI_API_KEY or GOOGLE_API_KEY.
+    gemini_base_url: str | None = None
+    gemini_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "IMAGEJOBS_GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"
+        ),
+    )
+    gemini_api_version: str = "v1beta"
+    gemini_timeout_s: float = Field(default=300.0, gt=0)
+    model: str = DEFAULT_MODEL
+    inline_limit_bytes: int = Field(default=20_000_000, gt=0)
+    file_reuse_margin_s: int = Field(default=3600, ge=0)
+    file_active_timeout_s: float = Field(default=300.0, gt=0)
+
+    # Images.
+    max_image_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=100_000_000, gt=0)
+    downscale_longest_side: int | None = Field(default=None, gt=0)
+    max_images_per_job: int = Field(default=3600, gt=0, le=3600)
+
+    # Jobs and workers.
+    max_attempts: int = Field(default=6, ge=1)
+    retry_base_s: float = Field(default=2.0, ge=0)
+    retry_max_s: float = Field(default=300.0, ge=0)
+    park_after_s: float = Field(default=30.0, ge=0)
+    lease_s: float = Field(default=600.0, gt=0)
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    worker_concurrency: int = Field(default=200, ge=1)
+    prices: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    # Webhooks and URL fetching.
+    webhook_schedule_s: list[float] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_SCHEDULE))
+    webhook_schedule_scale: float = Field(default=1.0, ge=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    url_allowlist: list[str] = Field(default_factory=list)
+    fetch_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    fetch_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("database_url", "broker_url", "gemini_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("postgresql+psycopg://", "sqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite:// URL")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        schemes = ("redis://", "rediss://", "sqla+", "amqp://", "memory://")
+        if not value.startswith(schemes):
+            raise ValueError("must be a redis://, amqp:// or sqla+ URL")
+        return value
+
+    @field_validator("gemini_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    # Derived values -------------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'imagejobs.db').resolve()}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
+
+    @property
+    def effective_blob_dir(self) -> Path:
+        return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return self.effective_broker_url.startswith("sqla+")
+
+    def api_key(self) -> str | None:
+        return self.gemini_api_key.get_secret_value() if self.gemini_api_key else None
+
+    def webhook_delays(self) -> list[float]:
+        return [d * self.webhook_schedule_scale for d in self.webhook_schedule_s]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one message that names each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "IMAGEJOBS_" + "_".join(str(p) for p in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Process-wide settings, read once."""
+    return load_settings()
+
+
+def dump_public(settings: Settings) -> dict[str, Any]:
+    """Settings as a dict safe to log: secrets masked."""
+    data = json.loads(settings.model_dump_json())
+    if data.get("gemini_api_key"):
+        data["gemini_api_key"] = "***"
+    return data

@@ -1,0 +1,351 @@
+"""Job rows: create, claim with a lease, retry or park, finish, cancel.
+
+Every state change is one guarded UPDATE, so two workers holding the same message cannot both
+run a job, and a late worker whose lease was taken over cannot overwrite the new owner's work.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from imagejobs.core.jobspec import JobSpec
+from imagejobs.store.models import (
+    FINAL_STATUSES,
+    Image,
+    Job,
+    JobImage,
+    Producer,
+    WebhookDelivery,
+    new_id,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """One image of a new job: stored bytes (``sha256``) or a URL the worker will fetch."""
+
+    sha256: str | None = None
+    size_bytes: int | None = None
+    source_url: str | None = None
+    filename: str | None = None
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+def create_job(
+    session: Session,
+    spec: JobSpec,
+    images: list[NewImage],
+    *,
+    default_model: str,
+    producer_id: str | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Job:
+    """Insert a queued job and its images (the caller commits, then enqueues)."""
+    spec.check_image_count(len(images))
+    job = Job(
+        id=new_id(),
+        producer_id=producer_id,
+        task=spec.task,
+        model=spec.model or default_model,
+        status="queued",
+        params=spec.params(),
+        options=spec.options.model_dump(exclude_none=True),
+        priority=spec.priority,
+        deadline=spec.deadline,
+        job_metadata=spec.metadata,
+        webhook_url=spec.webhook_url,
+        webhook_events=spec.webhook_events,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        enqueued_at=utcnow(),
+    )
+    session.add(job)
+    known = {
+        sha
+        for sha in session.scalars(
+            select(Image.sha256).where(Image.sha256.in_({i.sha256 for i in images if i.sha256}))
+        )
+    }
+    for position, image in enumerate(images):
+        if image.sha256 and image.sha256 not in known:
+            session.add(Image(sha256=image.sha256, size_bytes=image.size_bytes or 0))
+            known.add(image.sha256)
+        session.add(
+            JobImage(
+                job_id=job.id,
+                position=position,
+                sha256=image.sha256,
+                source_url=image.source_url,
+                filename=image.filename,
+            )
+        )
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+def claim_job(
+    session: Session, job_id: str, owner: str, *, lease_s: float, now: datetime | None = None
+) -> Job | None:
+    """Take the lease on a due queued job (or one whose lease expired). None: nothing to do."""
+    now = now or utcnow()
+    claimable = or_(
+        and_(
+            Job.status == "queued",
+            or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now),
+        ),
+        and_(Job.status == "running", Job.lease_expires_at < now),
+    )
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, claimable)
+        .values(
+            status="running",
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            attempts=Job.attempts + 1,
+            started_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    job = session.get(Job, job_id, populate_existing=True)
+    return job
+
+
+def _owned(job_id: str, owner: str) -> Any:
+    return and_(Job.id == job_id, Job.status == "running", Job.lease_owner == owner)
+
+
+def extend_lease(session: Session, job_id: str, owner: str, *, lease_s: float) -> bool:
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(_owned(job_id, owner))
+        .values(lease_expires_at=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def still_owned(session: Session, job_id: str, owner: str) -> bool:
+    """True while ``owner`` holds the lease and nobody asked to cancel."""
+    row = session.execute(
+        select(Job.cancel_requested).where(_owned(job_id, owner)).with_for_update()
+    ).first()
+    return row is not None and not row[0]
+
+
+def schedule_retry(
+    session: Session,
+    job_id: str,
+    owner: str,
+    *,
+    delay_s: float,
+    park_after_s: float,
+    error_code: str,
+    error_message: str,
+) -> str | None:
+    """Put a running job back in the queue after ``delay_s``.
+
+    Returns ``"retry"`` when the caller should send a delayed message now, ``"park"`` when the
+    delay is long and the sweeper will enqueue it when due, or None if the lease was lost.
+    """
+    now = utcnow()
+    parked = delay_s > park_after_s
+    result = session.execute(
+        update(Job)
+        .where(_owned(job_id, owner))
+        .values(
+            status="queued",
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=now + timedelta(seconds=delay_s),
+            enqueued_at=None if parked else now,
+            error_code=error_code,
+            error_message=error_message,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    return "park" if parked else "retry"
+
+
+def finish_job(
+    session: Session,
+    job: Job,
+    status: str,
+    *,
+    owner: str | None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    links: dict[str, str] | None = None,
+    summary: dict[str, Any] | None = None,
+) -> bool:
+    """Move a job to a final status and write its webhook outbox row in the same transaction.
+
+    With ``owner`` the job must still be held by that lease; without, it must be queued
+    (canceling or failing a job that no worker holds). Returns False if the guard failed.
+    """
+    assert status in FINAL_STATUSES
+    now = utcnow()
+    guard = _owned(job.id, owner) if owner else and_(Job.id == job.id, Job.status == "queued")
+    result = session.execute(
+        update(Job)
+        .where(guard)
+        .values(
+            status=status,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            error_code=error_code,
+            error_message=error_message,
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    job.status = status
+    job.error_code, job.error_message = error_code, error_message
+    add_webhook_event(session, job, f"job.{status}", links=links or {}, summary=summary or {})
+    return True
+
+
+def add_webhook_event(
+    session: Session,
+    job: Job,
+    event: str,
+    *,
+    links: dict[str, str],
+    summary: dict[str, Any],
+) -> WebhookDelivery | None:
+    """Write an outbox row if the job wants ``event`` and its endpoint is not disabled."""
+    if not job.webhook_url or event not in (job.webhook_events or []):
+        return None
+    if job.producer_id:
+        producer = session.get(Producer, job.producer_id)
+        if producer is not None and job.webhook_url in (producer.disabled_webhook_urls or []):
+            return None
+    from imagejobs.webhooks.payload import build_event
+
+    payload = build_event(
+        event,
+        {
+            "id": job.id,
+            "status": job.status,
+            "task": job.task,
+            "model": job.model,
+            "error": _error(job),
+        },
+        links,
+        job.job_metadata,
+        summary,
+    )
+    delivery = WebhookDelivery(
+        id=new_id(),
+        job_id=job.id,
+        producer_id=job.producer_id,
+        event=event,
+        url=job.webhook_url,
+        webhook_id="msg_" + new_id(),
+        payload=json.dumps(payload, separators=(",", ":")),
+        status="pending",
+        next_attempt_at=utcnow(),
+    )
+    session.add(delivery)
+    return delivery
+
+
+def _error(job: Job) -> dict[str, str] | None:
+    if job.error_code is None:
+        return None
+    return {"code": job.error_code, "message": job.error_message or ""}
+
+
+def request_cancel(session: Session, job: Job, **finish_kwargs: Any) -> str:
+    """Cancel a job: queued (or parked) jobs end now, running ones end when the worker notices."""
+    if job.status in FINAL_STATUSES:
+        return job.status
+    if job.status == "queued" and finish_job(
+        session,
+        job,
+        "canceled",
+        owner=None,
+        error_code="canceled",
+        error_message="canceled by the producer",
+        **finish_kwargs,
+    ):
+        return "canceled"
+    session.execute(
+        update(Job).where(Job.id == job.id, Job.status == "running").values(cancel_requested=True)
+    )
+    session.refresh(job)
+    return job.status
+
+
+def due_job_ids(
+    session: Session, *, now: datetime | None = None, stale_s: float = 900.0, limit: int = 500
+) -> list[str]:
+    """Jobs that need a (new) message: parked and due, never enqueued, stale, or lease expired."""
+    now = now or utcnow()
+    due = or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now)
+    needs_message = or_(
+        Job.enqueued_at.is_(None), Job.enqueued_at < now - timedelta(seconds=stale_s)
+    )
+    query = (
+        select(Job.id)
+        .where(
+            or_(
+                and_(Job.status == "queued", due, needs_message),
+                and_(Job.status == "running", Job.lease_expires_at < now),
+            )
+        )
+        .order_by(Job.priority.desc(), Job.created_at)
+        .limit(limit)
+    )
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), Job.status == "queued")
+            .values(enqueued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def clear_results(session: Session, job_id: str) -> None:
+    """Remove any results of an earlier run, so writing them again cannot duplicate rows."""
+    from imagejobs.store.models import Detection, JobResult, Mask, Usage
+
+    for model in (Detection, Mask):
+        session.execute(delete(model).where(model.job_id == job_id))
+    for single in (JobResult, Usage):
+        row = session.get(single, job_id)
+        if row is not None:
+            session.delete(row)
+    session.flush()

@@ -1,0 +1,129 @@
+"""Taking a job: store the images, commit the job row, then put its id on the queue.
+
+Every entry point (HTTP API, Python client, CLI, Celery ``send_task`` interop) comes through here,
+so the rule "Postgres first, then the broker" holds everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from imagejobs.core.jobspec import JobSpec
+from imagejobs.settings import Settings
+from imagejobs.store.blobs import BlobStore
+from imagejobs.store.db import session_scope
+from imagejobs.store.jobs import NewImage, create_job
+from imagejobs.store.models import Job
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image as a producer gives it: bytes, a URL for the worker to fetch, or a stored blob."""
+
+    data: bytes | None = None
+    url: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+
+    def __post_init__(self) -> None:
+        given = sum(x is not None for x in (self.data, self.url, self.sha256))
+        if given != 1:
+            raise ValueError("an image needs exactly one of data, url or sha256")
+
+
+class IdempotencyConflict(ValueError):
+    """The idempotency key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str
+    created: bool  # False when an idempotent retry returned the existing job
+
+
+def request_fingerprint(spec: JobSpec, images: list[ImageInput]) -> str:
+    """A hash of what was asked, to tell an idempotent retry from a different request."""
+    parts: list[Any] = [spec.model_dump(mode="json")]
+    for image in images:
+        if image.data is not None:
+            parts.append(hashlib.sha256(image.data).hexdigest())
+        else:
+            parts.append(image.url or image.sha256)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def submit_job(
+    settings: Settings,
+    blobs: BlobStore,
+    spec: JobSpec,
+    images: list[ImageInput],
+    *,
+    producer_id: str | None = None,
+    idempotency_key: str | None = None,
+    enqueue: bool = True,
+) -> Submitted:
+    """Store, commit, enqueue. Raises ValueError naming the problem for bad input."""
+    spec.check_image_count(len(images))
+    fingerprint = request_fingerprint(spec, images) if idempotency_key else None
+    if idempotency_key:
+        existing = _existing(settings, producer_id, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing
+    new_images = []
+    for image in images:
+        if image.data is not None:
+            if not image.data:
+                raise ValueError(f"image {image.filename or ''} is empty".replace("  ", " "))
+            sha = blobs.put(image.data)
+            new_images.append(NewImage(sha, len(image.data), None, image.filename))
+        elif image.sha256 is not None:
+            if not blobs.exists(image.sha256):
+                raise ValueError(f"no stored image with sha256 {image.sha256}")
+            new_images.append(NewImage(image.sha256, None, None, image.filename))
+        else:
+            new_images.append(NewImage(None, None, image.url, image.filename))
+    try:
+        with session_scope(settings.effective_database_url) as session:
+            job = create_job(
+                session,
+                spec,
+                new_images,
+                default_model=settings.model,
+                producer_id=producer_id,
+                idempotency_key=idempotency_key,
+                request_hash=fingerprint,
+            )
+            job_id = job.id
+    except IntegrityError:
+        if idempotency_key:  # a concurrent retry with the same key won the race
+            existing = _existing(settings, producer_id, idempotency_key, fingerprint)
+            if existing is not None:
+                return existing
+        raise
+    if enqueue:
+        from worker.queue import enqueue_job
+
+        enqueue_job(job_id)
+    return Submitted(job_id, True)
+
+
+def _existing(
+    settings: Settings, producer_id: str | None, key: str, fingerprint: str | None
+) -> Submitted | None:
+    with session_scope(settings.effective_database_url) as session:
+        job = session.scalars(
+            select(Job).where(Job.producer_id == producer_id, Job.idempotency_key == key)
+        ).first()
+        if job is None:
+            return None
+        if job.request_hash != fingerprint:
+            raise IdempotencyConflict(
+                f"Idempotency-Key {key!r} was already used for a different request (job {job.id})"
+            )
+        return Submitted(job.id, False)

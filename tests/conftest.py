@@ -1,0 +1,54 @@
+"""Test-wide settings: every test process talks to real Postgres and Redis.
+
+The environment is set here, before any imagejobs module reads its settings, so the test process
+and the worker processes it starts share one database, one broker and one blob folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="imagejobs-tests-"))
+TEST_DB = os.environ.get("IMAGEJOBS_TEST_DB", "imagejobs_test")
+TEST_REDIS_DB = int(os.environ.get("IMAGEJOBS_TEST_REDIS_DB", "13"))
+
+os.environ.update(
+    {
+        "IMAGEJOBS_DATA_DIR": str(_RUN_DIR / "data"),
+        "IMAGEJOBS_BLOB_DIR": str(_RUN_DIR / "blobs"),
+        "IMAGEJOBS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{TEST_DB}",
+        "IMAGEJOBS_BROKER_URL": f"redis://127.0.0.1:6379/{TEST_REDIS_DB}",
+    }
+)
+for _name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "IMAGEJOBS_GEMINI_API_KEY"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def run_dir() -> Path:
+    return _RUN_DIR
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh, migrated Postgres database for this test run."""
+    from imagejobs.store.db import dispose_all
+    from imagejobs.store.migrate import migrate
+    from tests.services import fresh_database
+
+    url = fresh_database(TEST_DB)
+    migrate(url)
+    yield url
+    dispose_all()
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    from tests.services import fresh_redis
+
+    return fresh_redis(TEST_REDIS_DB)

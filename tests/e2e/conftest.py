@@ -1,0 +1,84 @@
+"""End-to-end fixtures: the emulator in this process, a real Celery worker process on real
+Postgres and Redis, and helpers to submit jobs and wait for them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagejobs.core.jobspec import JobSpec
+from imagejobs.emulator import EmulatorServer
+from imagejobs.results.view import job_view
+from imagejobs.settings import get_settings
+from imagejobs.store.blobs import DirectoryBlobStore
+from imagejobs.store.db import session_scope
+from imagejobs.submission import ImageInput, submit_job
+from tests.services import WorkerProcess
+
+DOWNSCALE_LONGEST_SIDE = 1024
+FINAL = ("succeeded", "failed", "canceled")
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def worker(
+    database_url: str, broker_url: str, emulator: EmulatorServer, run_dir: Path
+) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(
+        {
+            "IMAGEJOBS_GEMINI_BASE_URL": emulator.base_url,
+            "IMAGEJOBS_DOWNSCALE_LONGEST_SIDE": str(DOWNSCALE_LONGEST_SIDE),
+            "IMAGEJOBS_RETRY_BASE_S": "0.2",
+            "IMAGEJOBS_MAX_ATTEMPTS": "4",
+            "IMAGEJOBS_SWEEP_INTERVAL_S": "0.5",
+            "IMAGEJOBS_PARK_AFTER_S": "5",
+        },
+        run_dir / "worker.log",
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_emulator(emulator: EmulatorServer) -> None:
+    emulator.control.reset()
+
+
+def wait_job(job_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    url = get_settings().effective_database_url
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with session_scope(url) as session:
+            view = job_view(session, job_id)
+        if view["status"] in FINAL:
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {view['status']} after {timeout_s} s: {view}")
+        time.sleep(0.1)
+
+
+Submit = Callable[..., str]
+
+
+@pytest.fixture
+def submit(worker: WorkerProcess) -> Submit:
+    """Submit a job through the real submission path; returns its id."""
+    settings = get_settings()
+    blobs = DirectoryBlobStore(settings.effective_blob_dir)
+
+    def _submit(images: list[bytes], **fields: Any) -> str:
+        spec = JobSpec(**fields)
+        inputs = [ImageInput(data=data, filename=f"img{i}") for i, data in enumerate(images)]
+        return submit_job(settings, blobs, spec, inputs).job_id
+
+    return _submit

@@ -1,0 +1,1 @@
+"""Celery side of imagejobs: the app, the thin tasks, and the job runner they call."""

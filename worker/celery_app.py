@@ -1,0 +1,47 @@
+"""The Celery application: JSON only, job ids only, at-least-once delivery.
+
+``acks_late`` + ``reject_on_worker_lost`` + prefetch 1 mean a message is acknowledged only after
+its task ran, and a crashed worker's message is delivered again; the job lease in Postgres makes
+that second delivery harmless.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from imagejobs.settings import Settings, get_settings
+
+RUN_JOB = "imagejobs.run_job"
+SUBMIT_JOB = "imagejobs.submit_job"
+DELIVER_WEBHOOK = "imagejobs.deliver_webhook"
+QUEUE = "imagejobs"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("imagejobs", broker=settings.effective_broker_url, include=["worker.tasks"])
+    transport_options: dict[str, object] = {}
+    if settings.effective_broker_url.startswith(("redis://", "rediss://")):
+        # Longer than any job may run, so Redis does not hand a running job's message out again.
+        transport_options["visibility_timeout"] = int(max(settings.lease_s * 2, 3600))
+    if settings.uses_embedded_broker:
+        transport_options["polling_interval"] = 0.2
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=QUEUE,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,  # Flower shows tasks live
+        task_send_sent_event=True,
+        enable_utc=True,
+    )
+    return app
+
+
+app = make_celery(get_settings())

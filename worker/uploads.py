@@ -1,0 +1,65 @@
+"""Files API uploads, reused by content hash across jobs until shortly before they expire."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from imagejobs.gemini.port import RemoteFile
+from imagejobs.store.db import session_scope
+from imagejobs.store.models import UploadedFile, utcnow
+from worker.runtime import Runtime
+
+
+def find_reusable(runtime: Runtime, sha256: str) -> UploadedFile | None:
+    margin = timedelta(seconds=runtime.settings.file_reuse_margin_s)
+    with session_scope(runtime.settings.effective_database_url) as session:
+        return session.scalars(
+            select(UploadedFile)
+            .where(
+                UploadedFile.api_base == runtime.gemini.api_base,
+                UploadedFile.sha256 == sha256,
+                UploadedFile.expires_at > utcnow() + margin,
+            )
+            .order_by(UploadedFile.expires_at.desc())
+            .limit(1)
+        ).first()
+
+
+def ensure_uploaded(
+    runtime: Runtime, sha256: str, data: bytes, mime: str, display_name: str
+) -> UploadedFile:
+    """An ACTIVE uploaded file holding ``data``: a reusable one, or a fresh upload.
+
+    A per-hash lock makes concurrent jobs in this process wait for one upload instead of each
+    sending the same bytes.
+    """
+    with runtime.lock_for(sha256):
+        existing = find_reusable(runtime, sha256)
+        if existing is not None:
+            return existing
+        remote = runtime.gemini.upload(data, mime, display_name)
+        if remote.state != "ACTIVE":
+            remote = runtime.gemini.wait_active(
+                remote.name, timeout_s=runtime.settings.file_active_timeout_s
+            )
+        return _record(runtime, sha256, remote, mime, len(data))
+
+
+def _record(
+    runtime: Runtime, sha256: str, remote: RemoteFile, mime: str, size: int
+) -> UploadedFile:
+    expires = remote.expires_at or utcnow() + timedelta(hours=48)
+    row = UploadedFile(
+        api_base=runtime.gemini.api_base,
+        sha256=sha256,
+        name=remote.name,
+        uri=remote.uri,
+        mime=remote.mime or mime,
+        size_bytes=size,
+        expires_at=expires,
+    )
+    with session_scope(runtime.settings.effective_database_url) as session:
+        session.add(row)
+    return row
