@@ -1,0 +1,26 @@
+"""Guarded outbound HTTP: the address guard and the fetcher that connects only to checked IPs."""
+
+from imagejobs.net.fetch import FetchError, FetchResult, GuardedFetcher, PostResult
+from imagejobs.net.guard import (
+    BlockedAddress,
+    InvalidURL,
+    ParsedURL,
+    UnresolvableHost,
+    check_url,
+    parse_and_check_url,
+    resolve_checked,
+)
+
+__all__ = [
+    "BlockedAddress",
+    "FetchError",
+    "FetchResult",
+    "GuardedFetcher",
+    "InvalidURL",
+    "ParsedURL",
+    "PostResult",
+    "UnresolvableHost",
+    "check_url",
+    "parse_and_check_url",
+    "resolve_checked",
+]
