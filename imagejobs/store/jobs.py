@@ -339,13 +339,12 @@ def due_job_ids(
 
 
 def clear_results(session: Session, job_id: str) -> None:
-    """Remove any results of an earlier run, so writing them again cannot duplicate rows."""
-    from imagejobs.store.models import Detection, JobResult, Mask, Usage
+    """Remove any results of an earlier run, so writing them again cannot duplicate rows.
 
-    for model in (Detection, Mask):
+    Usage is not touched: it is written as an upsert, estimate first and billed usage after.
+    """
+    from imagejobs.store.models import Detection, JobResult, Mask
+
+    for model in (Detection, Mask, JobResult):
         session.execute(delete(model).where(model.job_id == job_id))
-    for single in (JobResult, Usage):
-        row = session.get(single, job_id)
-        if row is not None:
-            session.delete(row)
     session.flush()
