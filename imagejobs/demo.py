@@ -150,7 +150,9 @@ def _service_env(settings: Settings, console: Console, stack: ExitStack) -> dict
     return env
 
 
-def _start_worker(env: dict[str, str], settings: Settings, console: Console) -> subprocess.Popen[bytes]:
+def _start_worker(
+    env: dict[str, str], settings: Settings, console: Console
+) -> subprocess.Popen[bytes]:
     log_path = settings.data_dir.resolve() / "demo-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("wb")
@@ -188,7 +190,10 @@ def _wait_all(settings: Settings, jobs: list[DemoJob], console: Console) -> dict
 
     views: dict[str, Any] = {}
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=console,
     ) as progress:
         bar = progress.add_task("running jobs", total=len(jobs))
@@ -230,7 +235,11 @@ def _results_table(jobs: list[DemoJob], views: dict[str, Any]) -> Table:
         usage = view["usage"]
         images = ", ".join(f"{i['filename']} ({i['transport']})" for i in view["images"])
         table.add_row(
-            job.title, view["task"], images, view["status"], _summary(view),
+            job.title,
+            view["task"],
+            images,
+            view["status"],
+            _summary(view),
             f"{usage['estimated_tokens']} / {usage['prompt_tokens']}",
         )
     return table
@@ -252,8 +261,6 @@ def _write_overlays(
         if view["status"] != "succeeded" or not view["detections"]:
             continue
         path = output_dir / f"{view['task']}-{job.samples[0].name.rsplit('.', 1)[0]}.png"
-        path.write_bytes(
-            render_overlay(settings.effective_database_url, blobs, job.job_id, 0)
-        )
+        path.write_bytes(render_overlay(settings.effective_database_url, blobs, job.job_id, 0))
         written.append(path)
     return written

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     webhook_schedule_s: list[float] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_SCHEDULE))
     webhook_schedule_scale: float = Field(default=1.0, ge=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Signs callbacks of jobs that belong to no producer (CLI, Celery interop without one).
+    webhook_secret: SecretStr | None = None
     url_allowlist: list[str] = Field(default_factory=list)
     fetch_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     fetch_timeout_s: float = Field(default=30.0, gt=0)
@@ -173,6 +175,7 @@ def get_settings() -> Settings:
 def dump_public(settings: Settings) -> dict[str, Any]:
     """Settings as a dict safe to log: secrets masked."""
     data = json.loads(settings.model_dump_json())
-    if data.get("gemini_api_key"):
-        data["gemini_api_key"] = "***"
+    for secret in ("gemini_api_key", "webhook_secret"):
+        if data.get(secret):
+            data[secret] = "***"
     return data

@@ -10,11 +10,19 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.services import WorkerProcess
+
+if TYPE_CHECKING:
+    from imagejobs.emulator import EmulatorServer
+
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="imagejobs-tests-"))
 TEST_DB = os.environ.get("IMAGEJOBS_TEST_DB", "imagejobs_test")
+DOWNSCALE_LONGEST_SIDE = 1024
+WEBHOOK_SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWltYWdlam9icw=="
 TEST_REDIS_DB = int(os.environ.get("IMAGEJOBS_TEST_REDIS_DB", "13"))
 
 os.environ.update(
@@ -52,3 +60,39 @@ def broker_url() -> str:
     from tests.services import fresh_redis
 
     return fresh_redis(TEST_REDIS_DB)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorServer]:
+    from imagejobs.emulator import EmulatorServer
+
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def worker(
+    database_url: str, broker_url: str, emulator: EmulatorServer, run_dir: Path
+) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(
+        {
+            "IMAGEJOBS_GEMINI_BASE_URL": emulator.base_url,
+            "IMAGEJOBS_DOWNSCALE_LONGEST_SIDE": str(DOWNSCALE_LONGEST_SIDE),
+            "IMAGEJOBS_RETRY_BASE_S": "0.2",
+            "IMAGEJOBS_MAX_ATTEMPTS": "4",
+            "IMAGEJOBS_SWEEP_INTERVAL_S": "0.5",
+            "IMAGEJOBS_PARK_AFTER_S": "5",
+            "IMAGEJOBS_URL_ALLOWLIST": '["127.0.0.1", "localhost"]',
+            "IMAGEJOBS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "IMAGEJOBS_WEBHOOK_SCHEDULE_SCALE": "0.002",
+        },
+        run_dir / "worker.log",
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def fresh_emulator(emulator: EmulatorServer) -> None:
+    emulator.control.reset()

@@ -44,6 +44,7 @@ from imagejobs.results.persist import write_outcome, write_usage
 from imagejobs.store.blobs import sha256_hex
 from imagejobs.store.db import session_scope
 from imagejobs.store.jobs import (
+    add_webhook_event,
     claim_job,
     extend_lease,
     finish_job,
@@ -51,6 +52,7 @@ from imagejobs.store.jobs import (
     still_owned,
 )
 from imagejobs.store.models import Image, Job, JobImage
+from worker.deliveries import enqueue_pending
 from worker.runtime import Runtime, get_runtime
 from worker.uploads import ensure_uploaded
 
@@ -91,7 +93,18 @@ def run_job(job_id: str, runtime: Runtime | None = None) -> str:
     if job is None:
         log.info("job %s: nothing to do (not found, not due, or held by another worker)", job_id)
         return "skipped"
-    return JobRun(runtime, job).run()
+    if job.attempts == 1 and "job.started" in (job.webhook_events or []):
+        with session_scope(settings.effective_database_url) as session:
+            add_webhook_event(session, job, "job.started", links=job_links(job.id), summary={})
+        enqueue_pending(settings, job.id)
+    status = JobRun(runtime, job).run()
+    if status in ("succeeded", "failed", "canceled"):
+        enqueue_pending(settings, job.id)
+    return status
+
+
+def job_links(job_id: str) -> dict[str, str]:
+    return {"self": f"/v1/jobs/{job_id}", "overlay": f"/v1/jobs/{job_id}/overlay.png"}
 
 
 class JobRun:
@@ -205,7 +218,7 @@ class JobRun:
         return "canceled" if canceled else "lease_lost"
 
     def _links(self) -> dict[str, str]:
-        return {"self": f"/v1/jobs/{self.job.id}"}
+        return job_links(self.job.id)
 
     def _write_usage(self, session: object) -> None:
         prices = self.settings.prices

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery.signals import worker_ready
 
 from imagejobs.settings import get_settings
-from worker.celery_app import RUN_JOB, app
+from worker.celery_app import DELIVER_WEBHOOK, RUN_JOB, app
+from worker.deliveries import send_delivery
 from worker.runner import run_job
 from worker.runtime import get_runtime
 from worker.sweeper import Sweeper
@@ -21,3 +22,8 @@ def _on_worker_ready(**_: object) -> None:
     """Build the runtime now, so a wrong setting stops the worker at start, then start sweeping."""
     get_runtime()
     Sweeper(get_settings()).start()
+
+
+@app.task(name=DELIVER_WEBHOOK, ignore_result=True)
+def deliver_webhook_task(delivery_id: str) -> str:
+    return send_delivery(delivery_id)

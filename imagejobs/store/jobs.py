@@ -6,7 +6,6 @@ run a job, and a late worker whose lease was taken over cannot overwrite the new
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,7 +249,7 @@ def add_webhook_event(
         producer = session.get(Producer, job.producer_id)
         if producer is not None and job.webhook_url in (producer.disabled_webhook_urls or []):
             return None
-    from imagejobs.webhooks.payload import build_event
+    from imagejobs.webhooks.payload import build_event, encode_event
 
     payload = build_event(
         event,
@@ -272,7 +271,7 @@ def add_webhook_event(
         event=event,
         url=job.webhook_url,
         webhook_id="msg_" + new_id(),
-        payload=json.dumps(payload, separators=(",", ":")),
+        payload=encode_event(payload).decode(),
         status="pending",
         next_attempt_at=utcnow(),
     )

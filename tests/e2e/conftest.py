@@ -4,14 +4,12 @@ Postgres and Redis, and helpers to submit jobs and wait for them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from imagejobs.core.jobspec import JobSpec
-from imagejobs.emulator import EmulatorServer
 from imagejobs.results.view import job_view
 from imagejobs.settings import get_settings
 from imagejobs.store.blobs import DirectoryBlobStore
@@ -19,39 +17,7 @@ from imagejobs.store.db import session_scope
 from imagejobs.submission import ImageInput, submit_job
 from tests.services import WorkerProcess
 
-DOWNSCALE_LONGEST_SIDE = 1024
 FINAL = ("succeeded", "failed", "canceled")
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def worker(
-    database_url: str, broker_url: str, emulator: EmulatorServer, run_dir: Path
-) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(
-        {
-            "IMAGEJOBS_GEMINI_BASE_URL": emulator.base_url,
-            "IMAGEJOBS_DOWNSCALE_LONGEST_SIDE": str(DOWNSCALE_LONGEST_SIDE),
-            "IMAGEJOBS_RETRY_BASE_S": "0.2",
-            "IMAGEJOBS_MAX_ATTEMPTS": "4",
-            "IMAGEJOBS_SWEEP_INTERVAL_S": "0.5",
-            "IMAGEJOBS_PARK_AFTER_S": "5",
-        },
-        run_dir / "worker.log",
-    )
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_emulator(emulator: EmulatorServer) -> None:
-    emulator.control.reset()
 
 
 def wait_job(job_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
@@ -82,3 +48,8 @@ def submit(worker: WorkerProcess) -> Submit:
         return submit_job(settings, blobs, spec, inputs).job_id
 
     return _submit
+
+
+@pytest.fixture(autouse=True)
+def _fresh_emulator(fresh_emulator: None) -> None:
+    """Every end-to-end test starts with no faults, no script and zeroed stats."""

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from imagejobs.emulator.scenes import Scene, ShapeSpec, make_scene
-from tests.e2e.conftest import DOWNSCALE_LONGEST_SIDE, Submit, wait_job
+from tests.conftest import DOWNSCALE_LONGEST_SIDE
+from tests.e2e.conftest import Submit, wait_job
 
 pytestmark = pytest.mark.slow
 
