@@ -18,7 +18,7 @@ from imagejobs.core.jobspec import JobSpec
 from imagejobs.settings import Settings
 from imagejobs.store.blobs import BlobStore
 from imagejobs.store.db import session_scope
-from imagejobs.store.jobs import NewImage, create_job
+from imagejobs.store.jobs import NewImage, create_job, mark_not_enqueued
 from imagejobs.store.models import Job
 
 
@@ -68,7 +68,11 @@ def submit_job(
     idempotency_key: str | None = None,
     enqueue: bool = True,
 ) -> Submitted:
-    """Store, commit, enqueue. Raises ValueError naming the problem for bad input."""
+    """Store, commit, enqueue. Raises ValueError naming the problem for bad input.
+
+    If the broker is down the job is still accepted: it stays queued and the workers' sweeper
+    sends it once the broker is back. ``enqueue=False`` leaves the sending to the sweeper.
+    """
     spec.check_image_count(len(images))
     fingerprint = request_fingerprint(spec, images) if idempotency_key else None
     if idempotency_key:
@@ -98,6 +102,7 @@ def submit_job(
                 producer_id=producer_id,
                 idempotency_key=idempotency_key,
                 request_hash=fingerprint,
+                will_enqueue=enqueue,
             )
             job_id = job.id
     except IntegrityError:
@@ -109,7 +114,9 @@ def submit_job(
     if enqueue:
         from worker.queue import enqueue_job
 
-        enqueue_job(job_id)
+        if not enqueue_job(job_id, priority=spec.priority):
+            with session_scope(settings.effective_database_url) as session:
+                mark_not_enqueued(session, job_id)
     return Submitted(job_id, True)
 
 

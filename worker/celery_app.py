@@ -23,8 +23,10 @@ def make_celery(settings: Settings) -> Celery:
     if settings.effective_broker_url.startswith(("redis://", "rediss://")):
         # Longer than any job may run, so Redis does not hand a running job's message out again.
         transport_options["visibility_timeout"] = int(max(settings.lease_s * 2, 3600))
-    if settings.uses_embedded_broker:
-        transport_options["polling_interval"] = 0.2
+        # Job priority 0..9 maps onto Redis priority lists (0 is served first).
+        transport_options["queue_order_strategy"] = "priority"
+        transport_options["priority_steps"] = list(range(10))
+        transport_options["sep"] = ":"
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

@@ -9,10 +9,16 @@ from worker.celery_app import DELIVER_WEBHOOK, QUEUE, RUN_JOB, app
 log = logging.getLogger(__name__)
 
 
-def enqueue_job(job_id: str, *, countdown: float | None = None) -> bool:
-    """Send ``job_id`` to the workers. On a broker failure the sweeper sends it later."""
+def enqueue_job(job_id: str, *, countdown: float | None = None, priority: int = 0) -> bool:
+    """Send ``job_id`` to the workers. On a broker failure the sweeper sends it later.
+
+    ``priority`` is the job's 0..9 (9 most urgent); Celery on Redis serves 0 first, so it is
+    inverted here.
+    """
     try:
-        app.send_task(RUN_JOB, args=[job_id], countdown=countdown, queue=QUEUE)
+        app.send_task(
+            RUN_JOB, args=[job_id], countdown=countdown, queue=QUEUE, priority=9 - priority
+        )
     except Exception:
         log.exception("could not enqueue job %s; the sweeper will retry", job_id)
         return False

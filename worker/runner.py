@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -51,7 +52,7 @@ from imagejobs.store.jobs import (
     schedule_retry,
     still_owned,
 )
-from imagejobs.store.models import Image, Job, JobImage
+from imagejobs.store.models import Image, Job, JobImage, utcnow
 from worker.deliveries import enqueue_pending
 from worker.runtime import Runtime, get_runtime
 from worker.uploads import ensure_uploaded
@@ -103,6 +104,11 @@ def run_job(job_id: str, runtime: Runtime | None = None) -> str:
     return status
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def job_links(job_id: str) -> dict[str, str]:
     return {"self": f"/v1/jobs/{job_id}", "overlay": f"/v1/jobs/{job_id}/overlay.png"}
 
@@ -123,6 +129,8 @@ class JobRun:
 
     def run(self) -> str:
         job = self.job
+        if job.deadline is not None and utcnow() > _aware(job.deadline):
+            return self._fail("deadline_exceeded", f"the job's deadline {job.deadline} passed")
         try:
             outcome = self._execute()
         except LeaseLost:
@@ -185,6 +193,11 @@ class JobRun:
         delay = backoff * random.uniform(0.5, 1.5)
         if retry_after_s is not None:  # Gemini's RetryInfo / Retry-After wins, plus a little jitter
             delay = retry_after_s + random.uniform(0, min(1.0, retry_after_s * 0.1))
+        deadline = self.job.deadline
+        if deadline is not None and utcnow() + timedelta(seconds=delay) > _aware(deadline):
+            return self._fail(
+                code, f"{message} (no retry: the next attempt would miss the job's deadline)"
+            )
         with session_scope(self.db_url) as session:
             self._write_usage(session)
             how = schedule_retry(
@@ -199,7 +212,7 @@ class JobRun:
         if how == "retry":
             from worker.queue import enqueue_job
 
-            enqueue_job(self.job.id, countdown=delay)
+            enqueue_job(self.job.id, countdown=delay, priority=self.job.priority)
         log.info("job %s: %s (%s), next attempt in %.1f s", self.job.id, how, code, delay)
         return how or "lease_lost"
 

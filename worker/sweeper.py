@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 
 def sweep_once(settings: Settings) -> int:
     with session_scope(settings.effective_database_url) as session:
-        job_ids = due_job_ids(session, stale_s=max(settings.lease_s, 60.0))
-    for job_id in job_ids:
-        enqueue_job(job_id)
-    sent = len(job_ids)
+        due = due_job_ids(session, stale_s=max(settings.lease_s, 60.0))
+    for job_id, priority in due:
+        enqueue_job(job_id, priority=priority)
+    sent = len(due)
     try:
         from worker.deliveries import due_delivery_ids
         from worker.queue import enqueue_delivery

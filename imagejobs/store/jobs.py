@@ -49,8 +49,12 @@ def create_job(
     producer_id: str | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    will_enqueue: bool = True,
 ) -> Job:
-    """Insert a queued job and its images (the caller commits, then enqueues)."""
+    """Insert a queued job and its images (the caller commits, then enqueues).
+
+    With ``will_enqueue`` False the job carries no ``enqueued_at`` and the sweeper sends it.
+    """
     spec.check_image_count(len(images))
     job = Job(
         id=new_id(),
@@ -67,7 +71,7 @@ def create_job(
         webhook_events=spec.webhook_events,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
-        enqueued_at=utcnow(),
+        enqueued_at=utcnow() if will_enqueue else None,
     )
     session.add(job)
     known = {
@@ -91,6 +95,11 @@ def create_job(
         )
     session.flush()
     return job
+
+
+def mark_not_enqueued(session: Session, job_id: str) -> None:
+    """The broker refused the message: let the sweeper send it as soon as it can."""
+    session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=None))
 
 
 def get_job(session: Session, job_id: str) -> Job:
@@ -308,7 +317,7 @@ def request_cancel(session: Session, job: Job, **finish_kwargs: Any) -> str:
 
 def due_job_ids(
     session: Session, *, now: datetime | None = None, stale_s: float = 900.0, limit: int = 500
-) -> list[str]:
+) -> list[tuple[str, int]]:
     """Jobs that need a (new) message: parked and due, never enqueued, stale, or lease expired."""
     now = now or utcnow()
     due = or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now)
@@ -316,7 +325,7 @@ def due_job_ids(
         Job.enqueued_at.is_(None), Job.enqueued_at < now - timedelta(seconds=stale_s)
     )
     query = (
-        select(Job.id)
+        select(Job.id, Job.priority)
         .where(
             or_(
                 and_(Job.status == "queued", due, needs_message),
@@ -326,15 +335,15 @@ def due_job_ids(
         .order_by(Job.priority.desc(), Job.created_at)
         .limit(limit)
     )
-    ids = list(session.scalars(query))
-    if ids:
+    rows = [(row[0], row[1]) for row in session.execute(query)]
+    if rows:
         session.execute(
             update(Job)
-            .where(Job.id.in_(ids), Job.status == "queued")
+            .where(Job.id.in_([job_id for job_id, _ in rows]), Job.status == "queued")
             .values(enqueued_at=now)
             .execution_options(synchronize_session=False)
         )
-    return ids
+    return rows
 
 
 def clear_results(session: Session, job_id: str) -> None:

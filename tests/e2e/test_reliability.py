@@ -265,3 +265,30 @@ def test_seg_token_masks_are_kept_as_boxes(submit: Submit, emulator: EmulatorSer
     assert [d["box"] for d in view["detections"]] == [[64, 48, 384, 240], [448, 192, 576, 288]]
     problems = [m["problem"] for m in view["masks"]]
     assert problems[0].startswith("seg_tokens") and problems[1].startswith("missing")
+
+
+def test_job_never_enqueued_is_sent_by_the_sweeper(worker: object) -> None:
+    from imagejobs.core.jobspec import JobSpec
+    from imagejobs.store.blobs import DirectoryBlobStore
+    from imagejobs.submission import ImageInput, submit_job
+
+    settings = get_settings()
+    submitted = submit_job(
+        settings,
+        DirectoryBlobStore(settings.effective_blob_dir),
+        JobSpec(task="caption"),
+        [ImageInput(data=scene_a().encode("PNG"))],
+        enqueue=False,  # as if the broker had been down when the job was accepted
+    )
+    assert wait_job(submitted.job_id)["status"] == "succeeded"
+
+
+def test_deadline_passed_fails_without_calling_gemini(
+    submit: Submit, emulator: EmulatorServer
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    view = wait_job(submit([scene_a().encode("PNG")], task="caption", deadline=past))
+    assert view["status"] == "failed" and view["error"]["code"] == "deadline_exceeded"
+    assert emulator.control.stats()["calls"].get("generateContent", 0) == 0
