@@ -78,6 +78,7 @@ class LeaseLost(Exception):
 @dataclass
 class LoadedImage:
     position: int
+    sha256: str
     label: str  # how error messages name the image
     info: ImageInfo
     sent: PreparedImage
@@ -91,15 +92,21 @@ def run_job(job_id: str, runtime: Runtime | None = None) -> str:
     settings = runtime.settings
     with session_scope(settings.effective_database_url) as session:
         job = claim_job(session, job_id, runtime.owner, lease_s=settings.lease_s)
-    if job is None:
-        log.info("job %s: nothing to do (not found, not due, or held by another worker)", job_id)
-        return "skipped"
-    if job.attempts == 1 and "job.started" in (job.webhook_events or []):
-        with session_scope(settings.effective_database_url) as session:
-            add_webhook_event(session, job, "job.started", links=job_links(job.id), summary={})
+        if job is None:
+            log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
+            return "skipped"
+        rows = list(
+            session.scalars(
+                select(JobImage).where(JobImage.job_id == job.id).order_by(JobImage.position)
+            )
+        )
+        started_event = job.attempts == 1 and add_webhook_event(
+            session, job, "job.started", links=job_links(job.id), summary={}
+        )
+    if started_event:
         enqueue_pending(settings, job.id)
-    status = JobRun(runtime, job).run()
-    if status in ("succeeded", "failed", "canceled"):
+    status = JobRun(runtime, job).run(rows)
+    if job.webhook_url and status in ("succeeded", "failed", "canceled"):
         enqueue_pending(settings, job.id)
     return status
 
@@ -127,12 +134,12 @@ class JobRun:
 
     # Outcomes -------------------------------------------------------------------------------
 
-    def run(self) -> str:
+    def run(self, rows: list[JobImage]) -> str:
         job = self.job
         if job.deadline is not None and utcnow() > _aware(job.deadline):
             return self._fail("deadline_exceeded", f"the job's deadline {job.deadline} passed")
         try:
-            outcome = self._execute()
+            outcome = self._execute(rows)
         except LeaseLost:
             return self._end_after_lost_lease()
         except GeminiCallError as exc:
@@ -252,10 +259,10 @@ class JobRun:
 
     # The work ------------------------------------------------------------------------------
 
-    def _execute(self) -> Outcome:
+    def _execute(self, rows: list[JobImage]) -> Outcome:
         job = self.job
         params = job.params or {}
-        images = self._load_images()
+        images = [self._load_one(row) for row in rows]
         spec = build_prompt(
             job.task,
             prompt=params.get("prompt"),
@@ -267,37 +274,34 @@ class JobRun:
         )
         prompt_text = spec.text + (spec.system_instruction or "")
         self.estimated_images = sum(image.tokens for image in images)
-        calls = [[image] for image in images] if job.task in SPATIAL_TASKS else [images]
-        self.estimated = self.estimated_images + text_tokens(prompt_text) * len(calls)
-        with session_scope(self.db_url) as session:
-            self._write_usage(session)
+        batches = [[image] for image in images] if job.task in SPATIAL_TASKS else [images]
+        self.estimated = self.estimated_images + text_tokens(prompt_text) * len(batches)
+        sends = [self._transport(batch, spec) for batch in batches]  # uploads happen here
+        self._record_prepared(images, sends)
 
         outcomes = []
-        for batch in calls:
-            self._keep_lease()
-            reply = self._call(batch, spec)
+        for number, (batch, parts) in enumerate(zip(batches, sends, strict=True)):
+            if number:  # the first call follows the claim at once; later ones renew the lease
+                self._keep_lease()
+            reply = self._call([part for part, _, _ in parts], spec)
             outcomes.append(self._outcome(batch, reply, spec))
         return merge(outcomes)
 
-    def _keep_lease(self) -> None:
-        with session_scope(self.db_url) as session:
-            ok = still_owned(session, self.job.id, self.runtime.owner) and extend_lease(
-                session, self.job.id, self.runtime.owner, lease_s=self.settings.lease_s
-            )
-        if not ok:
-            raise LeaseLost()
+    def _record_prepared(
+        self, images: list[LoadedImage], sends: list[list[tuple[ImagePart, str, str | None]]]
+    ) -> None:
+        """One transaction: what each image is, how it is sent, and the token quote.
 
-    def _load_images(self) -> list[LoadedImage]:
+        It also checks the lease, so a job canceled while its images were prepared is not sent.
+        """
+        transports = [(transport, file_id) for parts in sends for _, transport, file_id in parts]
         with session_scope(self.db_url) as session:
-            rows = session.scalars(
-                select(JobImage).where(JobImage.job_id == self.job.id).order_by(JobImage.position)
-            ).all()
-        loaded = [self._load_one(row) for row in rows]
-        with session_scope(self.db_url) as session:
-            for row, image in zip(rows, loaded, strict=True):
+            if not still_owned(session, self.job.id, self.runtime.owner):
+                raise LeaseLost()
+            for image, (transport, file_id) in zip(images, transports, strict=True):
                 session.execute(
                     update(Image)
-                    .where(Image.sha256 == row.sha256)
+                    .where(Image.sha256 == image.sha256)
                     .values(
                         mime=image.info.mime,
                         width=image.info.width,
@@ -308,15 +312,25 @@ class JobRun:
                 )
                 session.execute(
                     update(JobImage)
-                    .where(JobImage.job_id == self.job.id, JobImage.position == row.position)
+                    .where(JobImage.job_id == self.job.id, JobImage.position == image.position)
                     .values(
                         sent_width=image.sent.width,
                         sent_height=image.sent.height,
                         sent_bytes=len(image.sent.data),
                         tokens_estimated=image.tokens,
+                        transport=transport,
+                        uploaded_file_id=file_id,
                     )
                 )
-        return loaded
+            self._write_usage(session)
+
+    def _keep_lease(self) -> None:
+        with session_scope(self.db_url) as session:
+            ok = still_owned(session, self.job.id, self.runtime.owner) and extend_lease(
+                session, self.job.id, self.runtime.owner, lease_s=self.settings.lease_s
+            )
+        if not ok:
+            raise LeaseLost()
 
     def _load_one(self, row: JobImage) -> LoadedImage:
         label = f"image {row.position + 1}" + (f" ({row.filename})" if row.filename else "")
@@ -339,7 +353,7 @@ class JobRun:
             sent.height,
             (self.job.options or {}).get("media_resolution"),
         )
-        return LoadedImage(row.position, label, info, sent, sent_sha, tokens)
+        return LoadedImage(row.position, sha, label, info, sent, sent_sha, tokens)
 
     def _fetch(self, row: JobImage) -> str:
         """Download an image URL through the address guard and store it like an upload."""
@@ -371,8 +385,7 @@ class JobRun:
             )
         return sha
 
-    def _call(self, batch: list[LoadedImage], spec: PromptSpec) -> GenerateReply:
-        parts = self._parts(batch, spec)
+    def _call(self, parts: list[ImagePart], spec: PromptSpec) -> GenerateReply:
         options = self.job.options or {}
         thinking = options.get("thinking_budget", spec.thinking_budget)
         request = GenerateRequest(
@@ -393,35 +406,29 @@ class JobRun:
         self.model_version = reply.model_version or self.model_version
         return reply
 
-    def _parts(self, batch: list[LoadedImage], spec: PromptSpec) -> list[ImagePart]:
+    def _transport(
+        self, batch: list[LoadedImage], spec: PromptSpec
+    ) -> list[tuple[ImagePart, str, str | None]]:
+        """Inline or Files API for each image of one call, uploading (or reusing) as needed."""
         text_bytes = len((spec.text + (spec.system_instruction or "")).encode())
         plan = plan_transport(
             [PartSize(image.sent_sha256, len(image.sent.data)) for image in batch],
             text_bytes,
             self.settings.inline_limit_bytes,
         )
-        parts: list[ImagePart] = []
-        with session_scope(self.db_url) as session:
-            for image in batch:
-                transport = plan[image.sent_sha256]
-                file_id = None
-                if transport == "inline":
-                    parts.append(InlineImage(image.sent.data, image.sent.mime))
-                else:
-                    uploaded = ensure_uploaded(
-                        self.runtime,
-                        image.sent_sha256,
-                        image.sent.data,
-                        image.sent.mime,
-                        display_name=f"imagejobs-{image.sent_sha256[:16]}",
-                    )
-                    parts.append(FileImage(uploaded.uri, uploaded.mime))
-                    file_id = uploaded.id
-                session.execute(
-                    update(JobImage)
-                    .where(JobImage.job_id == self.job.id, JobImage.position == image.position)
-                    .values(transport=transport, uploaded_file_id=file_id)
-                )
+        parts: list[tuple[ImagePart, str, str | None]] = []
+        for image in batch:
+            if plan[image.sent_sha256] == "inline":
+                parts.append((InlineImage(image.sent.data, image.sent.mime), "inline", None))
+                continue
+            uploaded = ensure_uploaded(
+                self.runtime,
+                image.sent_sha256,
+                image.sent.data,
+                image.sent.mime,
+                display_name=f"imagejobs-{image.sent_sha256[:16]}",
+            )
+            parts.append((FileImage(uploaded.uri, uploaded.mime), "file", uploaded.id))
         return parts
 
     def _outcome(self, batch: list[LoadedImage], reply: GenerateReply, spec: PromptSpec) -> Outcome:

@@ -112,7 +112,11 @@ def get_job(session: Session, job_id: str) -> Job:
 def claim_job(
     session: Session, job_id: str, owner: str, *, lease_s: float, now: datetime | None = None
 ) -> Job | None:
-    """Take the lease on a due queued job (or one whose lease expired). None: nothing to do."""
+    """Take the lease on a due queued job (or one whose lease expired). None: nothing to do.
+
+    One guarded ``UPDATE … RETURNING``: of two workers holding the same message, one wins.
+    The caller's transaction commits the claim.
+    """
     now = now or utcnow()
     claimable = or_(
         and_(
@@ -121,7 +125,7 @@ def claim_job(
         ),
         and_(Job.status == "running", Job.lease_expires_at < now),
     )
-    result = session.execute(
+    return session.scalars(
         update(Job)
         .where(Job.id == job_id, claimable)
         .values(
@@ -132,13 +136,9 @@ def claim_job(
             started_at=now,
             updated_at=now,
         )
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    job = session.get(Job, job_id, populate_existing=True)
-    return job
+        .returning(Job)
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def _owned(job_id: str, owner: str) -> Any:
