@@ -14,6 +14,7 @@ from imagejobs.settings import Settings, get_settings
 RUN_JOB = "imagejobs.run_job"
 SUBMIT_JOB = "imagejobs.submit_job"
 DELIVER_WEBHOOK = "imagejobs.deliver_webhook"
+NOOP = "imagejobs.noop"  # does nothing: a baseline for benchmarks and a liveness probe
 QUEUE = "imagejobs"
 
 

@@ -1,0 +1,133 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+Startup is cheap: no Gemini client, no connections until the first request; the database engine
+is the process-wide one from ``imagejobs.store.db``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api import routes_deliveries, routes_jobs
+from api.limits import BodyLimitMiddleware
+from api.problems import PROBLEM_MEDIA_TYPE, Problem, install_handlers, problem_response
+from api.schemas import Health, JobRequest
+from imagejobs.settings import Settings, get_settings
+from imagejobs.store.blobs import DirectoryBlobStore
+from imagejobs.store.db import session_scope
+
+# Base64 grows images by a third; leave room for a few full-size images per request.
+BODY_LIMIT_IMAGES = 4
+
+
+def body_limit(settings: Settings) -> int:
+    return settings.max_image_bytes * BODY_LIMIT_IMAGES
+
+
+def create_app(settings: Settings | None = None, *, max_body_bytes: int | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="imagejobs",
+        version="1",
+        summary="Image understanding jobs on Gemini: submit, poll or receive webhooks.",
+    )
+    app.state.settings = settings
+    app.state.blobs = DirectoryBlobStore(settings.effective_blob_dir)
+    install_handlers(app)
+    app.include_router(routes_jobs.router)
+    app.include_router(routes_deliveries.router)
+    app.add_api_route(
+        "/healthz",
+        _health_endpoint(settings),
+        methods=["GET"],
+        response_model=Health,
+        tags=["health"],
+        summary="Checks the database and the broker",
+        responses={503: {"description": "Database or broker down", "model": Problem}},
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes or body_limit(settings))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _health_endpoint(settings: Settings) -> Any:
+    def healthz() -> Any:
+        checks = {"database": check_database(settings), "broker": check_broker()}
+        failed = {name: result for name, result in checks.items() if result != "ok"}
+        if failed:
+            detail = "; ".join(f"{name}: {result}" for name, result in failed.items())
+            return problem_response(503, detail)
+        return JSONResponse({"status": "ok", **checks})
+
+    return healthz
+
+
+def check_database(settings: Settings) -> str:
+    try:
+        with session_scope(settings.effective_database_url) as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return "ok"
+
+
+def check_broker() -> str:
+    from worker.celery_app import app as celery_app
+
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return "ok"
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with problem+json errors and the JobRequest body schema."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    request_schema = JobRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(request_schema.pop("$defs", {}))
+    schemas["JobRequest"] = request_schema
+    schemas.setdefault(
+        "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    for defn in (
+        Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        .get("$defs", {})
+        .items()
+    ):
+        schemas.setdefault(*defn)
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    problem_ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path in doc.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            if operation.get("parameters") or operation.get("requestBody"):
+                responses["422"] = {
+                    "description": "A field is invalid; `errors` names each one",
+                    "content": {PROBLEM_MEDIA_TYPE: problem_ref},
+                }
+            else:
+                responses.pop("422", None)
+            for code, response in responses.items():
+                if int(code) >= 400:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: problem_ref}
+            if operation.get("security"):
+                responses.setdefault(
+                    "401",
+                    {
+                        "description": "Missing or bad API key",
+                        "content": {PROBLEM_MEDIA_TYPE: problem_ref},
+                    },
+                )
+    app.openapi_schema = doc
+    return doc

@@ -1,0 +1,207 @@
+"""Command functions for the ``imagejobs`` CLI: the API server, keys, and remote job commands.
+
+Registered by ``imagejobs/cli.py``: ``api`` runs the server, ``keys`` manages producers' API keys
+and webhook secrets, and ``remote_submit`` / ``remote_show`` / ``remote_watch`` talk to an API
+over HTTP (``--api URL`` and ``--key`` or ``IMAGEJOBS_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from api.client import FINAL_STATUSES, ImageJobsClient, ImageJobsError, JobWaitTimeout
+
+console = Console()
+err = Console(stderr=True)
+
+ApiUrl = Annotated[
+    str,
+    typer.Option("--api", envvar="IMAGEJOBS_API_URL", help="API base URL, e.g. http://host:8000"),
+]
+ApiKey = Annotated[
+    str,
+    typer.Option("--key", envvar="IMAGEJOBS_API_KEY", help="API key (ij_...)", show_default=False),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the job as JSON")]
+
+
+def api_command(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+    )
+
+
+keys_app = typer.Typer(help="Producers' API keys and webhook secrets.", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def keys_create(name: Annotated[str, typer.Argument(help="Producer name")]) -> None:
+    """Create an API key for producer NAME (creating the producer and its webhook secret)."""
+    from api.producers import create_key
+    from imagejobs.settings import get_settings
+
+    try:
+        new = create_key(get_settings(), name)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if new.created_producer:
+        err.print(f"created producer {new.producer.name!r} ({new.producer.id})")
+        err.print("webhook signing secret (keep it with your webhook receiver):")
+        sys.stdout.write(f"webhook_secret: {new.producer.webhook_secrets[0]}\n")
+    err.print("API key (shown once; only its hash is stored):")
+    sys.stdout.write(f"api_key: {new.api_key}\n")
+
+
+@keys_app.command("rotate-secret")
+def keys_rotate_secret(
+    name: Annotated[str, typer.Argument(help="Producer name")],
+    finish: Annotated[
+        bool, typer.Option("--finish", help="End the rotation: keep only the newest secret")
+    ] = False,
+) -> None:
+    """Start a webhook secret rotation (new + old both sign), or end it with --finish."""
+    from api.producers import ProducerNotFound, rotate_secret
+    from imagejobs.settings import get_settings
+
+    try:
+        info = rotate_secret(get_settings(), name, finish=finish)
+    except (ProducerNotFound, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if finish:
+        err.print("rotation finished; deliveries are signed with this secret only:")
+    else:
+        err.print("rotation started; deliveries are signed with both secrets (newest first):")
+    for secret in info.webhook_secrets:
+        sys.stdout.write(f"webhook_secret: {secret}\n")
+
+
+def _client(api: str, key: str) -> ImageJobsClient:
+    return ImageJobsClient(api, key)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}")
+    if isinstance(exc, ImageJobsError):
+        for item in exc.problem.get("errors") or []:
+            err.print(f"  {item.get('field')}: {item.get('message')}")
+    return typer.Exit(2 if isinstance(exc, ImageJobsError) and exc.status == 422 else 1)
+
+
+def _print_job(job: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(job, indent=2) + "\n")
+        return
+    from imagejobs.tables import job_table
+
+    console.print(job_table(job))
+
+
+def remote_submit(
+    images: Annotated[list[str], typer.Argument(help="Image files or http(s) URLs")],
+    task: Annotated[str, typer.Option(help="caption|ask|classify|detect|segment|compare")],
+    api: ApiUrl,
+    key: ApiKey,
+    prompt: Annotated[str | None, typer.Option(help="Custom prompt, or what to detect")] = None,
+    question: Annotated[str | None, typer.Option(help="The question (ask, compare)")] = None,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated labels (classify)")] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="Callback URL")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait and print the result")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Submit a job to a remote API; prints its id (or, with --wait, its result)."""
+    fields: dict[str, Any] = {"model": model, "question": question, "webhook_url": webhook_url}
+    fields["target" if task in ("detect", "segment") else "prompt"] = prompt
+    if labels:
+        fields["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
+    sources: list[str | Path] = [
+        s if s.startswith(("http://", "https://")) else Path(s) for s in images
+    ]
+    for source in sources:
+        if isinstance(source, Path) and not source.is_file():
+            raise typer.BadParameter(f"{source}: no such file", param_hint="IMAGES")
+    with _client(api, key) as client:
+        try:
+            job = client.submit(sources, task=task, idempotency_key=idempotency_key, **fields)
+            if wait:
+                job = client.wait(job["id"])
+        except (ImageJobsError, JobWaitTimeout) as exc:
+            raise _fail(exc) from None
+    if not wait:
+        sys.stdout.write(job["id"] + "\n")
+        return
+    _print_job(job, as_json)
+    if job["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+def remote_show(
+    job_id: Annotated[str, typer.Argument(help="Job id")],
+    api: ApiUrl,
+    key: ApiKey,
+    as_json: AsJson = False,
+) -> None:
+    """Show a job from a remote API."""
+    with _client(api, key) as client:
+        try:
+            job = client.get(job_id)
+        except ImageJobsError as exc:
+            raise _fail(exc) from None
+    _print_job(job, as_json)
+
+
+def remote_watch(
+    job_id: Annotated[str, typer.Argument(help="Job id")],
+    api: ApiUrl,
+    key: ApiKey,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 3600.0,
+    as_json: AsJson = False,
+) -> None:
+    """Follow a job on a remote API until it is final, printing each status change."""
+    seen: list[str] = []
+
+    def progress(job: dict[str, Any]) -> None:
+        state = job["status"] + (f" (attempt {job['attempts']})" if job["attempts"] > 1 else "")
+        if not seen or seen[-1] != state:
+            seen.append(state)
+            err.print(f"job {job['id']}: {state}")
+
+    with _client(api, key) as client:
+        try:
+            job = client.wait(job_id, timeout=timeout, progress=progress)
+        except (ImageJobsError, JobWaitTimeout) as exc:
+            raise _fail(exc) from None
+    _print_job(job, as_json)
+    if job["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+__all__ = [
+    "FINAL_STATUSES",
+    "api_command",
+    "keys_app",
+    "remote_show",
+    "remote_submit",
+    "remote_watch",
+]

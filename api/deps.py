@@ -1,0 +1,49 @@
+"""Request dependencies: settings, blob store, and the producer behind the API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import ProblemError
+from api.producers import ProducerInfo, authenticate
+from imagejobs.settings import Settings
+from imagejobs.store.blobs import BlobStore
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key from `imagejobs keys create NAME`: `Authorization: Bearer ij_...`",
+)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
+
+
+def current_producer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ProducerInfo:
+    """The authenticated producer; 401 problem when the key is missing, unknown or revoked."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise ProblemError(
+            401, "missing API key: send 'Authorization: Bearer <key>'", headers=challenge
+        )
+    producer = authenticate(get_app_settings(request), credentials.credentials)
+    if producer is None:
+        raise ProblemError(401, "unknown or revoked API key", headers=challenge)
+    return producer
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+ProducerDep = Annotated[ProducerInfo, Depends(current_producer)]

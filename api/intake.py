@@ -1,0 +1,179 @@
+"""Turning a job request (JSON, multipart, or a Celery interop payload) into a JobSpec and images.
+
+Everything is checked here so a producer hears about a bad field at once, by name: the JobSpec
+fields, each image (base64, size, type sniffed from its bytes, URL form), the webhook URL form and
+the image count. URL *addresses* are not checked here: the worker checks them (with its own
+allowlist) right before it connects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.problems import FieldError, ProblemError, invalid, validation_errors
+from api.schemas import JobRequest
+from imagejobs.core.imageinfo import describe_unsupported, sniff_mime
+from imagejobs.core.jobspec import JobSpec
+from imagejobs.net.guard import InvalidURL, parse_and_check_url
+from imagejobs.submission import ImageInput
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+IDEMPOTENCY_KEY_MAX = 200
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_image_bytes: int
+    max_images: int
+
+
+@dataclass(frozen=True)
+class ParsedJob:
+    spec: JobSpec
+    images: list[ImageInput]
+
+
+def bad(field: str, message: str, status: int = 422) -> ProblemError:
+    if status == 422:
+        return invalid([FieldError(field=field, message=message)])
+    return ProblemError(
+        status, f"{field}: {message}", errors=[FieldError(field=field, message=message)]
+    )
+
+
+def check_text(value: Any, path: str = "body") -> None:
+    """Refuse strings Postgres cannot store (NUL) or UTF-8 cannot encode (lone surrogates)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise bad(path, "must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad(path, "is not valid Unicode text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, path)
+            check_text(item, f"{path}.{key}" if path != "body" else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_text(item, f"{path}[{index}]")
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+        raise bad("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    if any(not (32 < ord(ch) < 127) for ch in key):
+        raise bad("Idempotency-Key", "must be printable ASCII without spaces")
+    return key
+
+
+def check_image_bytes(data: bytes, field: str, label: str, limits: Limits) -> None:
+    if not data:
+        raise bad(field, f"{label} is empty")
+    if len(data) > limits.max_image_bytes:
+        raise bad(
+            field,
+            f"{label} is {len(data)} bytes; the limit is {limits.max_image_bytes} bytes",
+            status=413,
+        )
+    if sniff_mime(data) is None:
+        raise bad(
+            field,
+            f"{label} looks like {describe_unsupported(data)}, not a supported image; "
+            "use PNG, JPEG, WEBP, HEIC or HEIF",
+        )
+
+
+def _decode_base64(text: str, field: str) -> bytes:
+    cleaned = "".join(text.split())
+    if cleaned.startswith("data:") and "," in cleaned:  # a data: URL
+        cleaned = cleaned.split(",", 1)[1]
+    try:
+        return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise bad(field, "is not valid base64") from None
+
+
+def parse_job(
+    body: Any,
+    limits: Limits,
+    *,
+    uploads: list[ImageInput] | None = None,
+    allow_sha256: bool = False,
+    skip_fields: tuple[str, ...] = (),
+) -> ParsedJob:
+    """Validate a job body; ``uploads`` (already checked files) come first among the images.
+
+    ``allow_sha256`` admits ``{"sha256": ...}`` images (blob references, Celery interop only);
+    ``skip_fields`` are keys removed before validation (interop's ``producer`` and friends).
+    Raises :class:`ProblemError` naming the first bad field.
+    """
+    if not isinstance(body, dict):
+        raise bad("body", "must be a JSON object")
+    check_text(body)
+    body = {k: v for k, v in body.items() if k not in skip_fields}
+    raw_images = body.get("images", [])
+    if not isinstance(raw_images, list):
+        raise bad("images", "must be a list")
+    blob_refs: dict[int, str] = {}
+    if allow_sha256:
+        body = dict(body)
+        cleaned = []
+        for index, item in enumerate(raw_images):
+            if isinstance(item, dict) and "sha256" in item:
+                sha = item.get("sha256")
+                if not isinstance(sha, str) or not SHA256_RE.match(sha):
+                    raise bad(f"images[{index}].sha256", "must be 64 lowercase hex digits")
+                if set(item) - {"sha256", "filename"}:
+                    raise bad(f"images[{index}]", "give exactly one of url, data or sha256")
+                blob_refs[index] = sha
+                cleaned.append({"filename": item.get("filename")})
+            else:
+                cleaned.append(item)
+        body["images"] = cleaned
+    try:
+        request = JobRequest.model_validate(body)
+    except ValidationError as exc:
+        raise invalid(validation_errors(list(exc.errors()), default_field="job")) from None
+    if request.webhook_url is not None:
+        try:
+            parse_and_check_url(request.webhook_url)
+        except InvalidURL as exc:
+            raise bad("webhook_url", str(exc)) from None
+    images = list(uploads or [])
+    offset = len(images)
+    for index, ref in enumerate(request.images):
+        field = f"images[{index + offset}]"
+        label = f"image {index + offset + 1}" + (f" ({ref.filename})" if ref.filename else "")
+        if index in blob_refs:
+            images.append(ImageInput(sha256=blob_refs[index], filename=ref.filename))
+            continue
+        if (ref.url is None) == (ref.data is None):
+            raise bad(field, "give exactly one of url or data")
+        if ref.url is not None:
+            try:
+                parse_and_check_url(ref.url)
+            except InvalidURL as exc:
+                raise bad(f"{field}.url", str(exc)) from None
+            images.append(ImageInput(url=ref.url, filename=ref.filename))
+        else:
+            assert ref.data is not None
+            data = _decode_base64(ref.data, f"{field}.data")
+            check_image_bytes(data, f"{field}.data", label, limits)
+            images.append(ImageInput(data=data, filename=ref.filename))
+    if len(images) > limits.max_images:
+        raise bad("images", f"at most {limits.max_images} images per job, got {len(images)}", 413)
+    spec = JobSpec.model_validate(request.model_dump(exclude={"images"}))
+    try:
+        spec.check_image_count(len(images))
+    except ValueError as exc:
+        raise bad("images", str(exc).removeprefix("images: ")) from None
+    return ParsedJob(spec, images)

@@ -1,0 +1,142 @@
+"""Producers, their API keys and webhook secrets.
+
+API keys are ``ij_`` + 32 random bytes (urlsafe base64); only their sha256 is stored, with a short
+prefix to recognise them in listings. Webhook secrets are kept newest first; during a rotation
+every listed secret signs each delivery, so receivers holding either one accept it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from imagejobs.settings import Settings
+from imagejobs.store.db import session_scope
+from imagejobs.store.models import ApiKey, Producer, utcnow
+from imagejobs.webhooks.signing import new_secret
+
+KEY_PREFIX = "ij_"
+MAX_NAME_LENGTH = 200
+
+
+class ProducerNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProducerInfo:
+    id: str
+    name: str
+    webhook_secrets: list[str]
+
+
+@dataclass(frozen=True)
+class NewKey:
+    producer: ProducerInfo
+    api_key: str  # shown once, never stored
+    created_producer: bool
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _info(producer: Producer) -> ProducerInfo:
+    return ProducerInfo(producer.id, producer.name, list(producer.webhook_secrets or []))
+
+
+def _check_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise ValueError("producer name must not be empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise ValueError(f"producer name is longer than {MAX_NAME_LENGTH} characters")
+    return cleaned
+
+
+def _by_name(session: Session, name: str) -> Producer | None:
+    return session.scalars(select(Producer).where(Producer.name == name)).first()
+
+
+def create_producer(settings: Settings, name: str) -> tuple[ProducerInfo, bool]:
+    """The producer called ``name``, created with a fresh webhook secret if missing.
+
+    Returns the producer and whether it was created now.
+    """
+    name = _check_name(name)
+    with session_scope(settings.effective_database_url) as session:
+        producer = _by_name(session, name)
+        if producer is not None:
+            return _info(producer), False
+        producer = Producer(name=name, webhook_secrets=[new_secret()], disabled_webhook_urls=[])
+        session.add(producer)
+        session.flush()
+        return _info(producer), True
+
+
+def create_key(settings: Settings, name: str) -> NewKey:
+    """A new API key for producer ``name`` (created if missing)."""
+    producer, created = create_producer(settings, name)
+    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with session_scope(settings.effective_database_url) as session:
+        session.add(
+            ApiKey(
+                producer_id=producer.id,
+                prefix=api_key[: len(KEY_PREFIX) + 6],
+                key_hash=hash_key(api_key),
+            )
+        )
+    return NewKey(producer, api_key, created)
+
+
+def authenticate(settings: Settings, api_key: str) -> ProducerInfo | None:
+    """The producer owning this (unrevoked) key, or None."""
+    if not api_key.startswith(KEY_PREFIX):
+        return None
+    with session_scope(settings.effective_database_url) as session:
+        producer = session.scalars(
+            select(Producer)
+            .join(ApiKey, ApiKey.producer_id == Producer.id)
+            .where(ApiKey.key_hash == hash_key(api_key), ApiKey.revoked_at.is_(None))
+        ).first()
+        return _info(producer) if producer is not None else None
+
+
+def revoke_key(settings: Settings, api_key: str) -> bool:
+    with session_scope(settings.effective_database_url) as session:
+        row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(api_key))).first()
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = utcnow()
+        return True
+
+
+def rotate_secret(settings: Settings, name: str, *, finish: bool = False) -> ProducerInfo:
+    """Start a rotation (a new secret first, the old ones kept) or, with ``finish``, end it
+    (keep only the newest). Raises ProducerNotFound."""
+    with session_scope(settings.effective_database_url) as session:
+        producer = _by_name(session, _check_name(name))
+        if producer is None:
+            raise ProducerNotFound(f"no producer named {name!r}")
+        return _rotate(producer, finish)
+
+
+def rotate_secret_by_id(settings: Settings, producer_id: str, *, finish: bool) -> ProducerInfo:
+    with session_scope(settings.effective_database_url) as session:
+        producer = session.get(Producer, producer_id)
+        if producer is None:
+            raise ProducerNotFound(producer_id)
+        return _rotate(producer, finish)
+
+
+def _rotate(producer: Producer, finish: bool) -> ProducerInfo:
+    current = list(producer.webhook_secrets or [])
+    if finish:
+        producer.webhook_secrets = current[:1] if current else [new_secret()]
+    else:
+        producer.webhook_secrets = [new_secret(), *current][:2]
+    return _info(producer)

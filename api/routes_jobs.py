@@ -1,0 +1,284 @@
+"""``/v1/jobs``: submit, read, list, cancel, overlay."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import and_, or_, select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.deps import BlobsDep, ProducerDep, SettingsDep
+from api.intake import Limits, ParsedJob, bad, check_idempotency_key, check_image_bytes, parse_job
+from api.paging import BadCursor, decode_cursor, encode_cursor
+from api.problems import Problem, ProblemError
+from api.resources import job_resource, job_summary, links, owned_job
+from api.schemas import JobPage, JobResource, JobStatus
+from imagejobs.core.jobspec import Task
+from imagejobs.overlays import OverlayUnavailable, render_overlay
+from imagejobs.settings import Settings
+from imagejobs.store.blobs import BlobNotFound, BlobStore
+from imagejobs.store.db import session_scope
+from imagejobs.store.jobs import request_cancel
+from imagejobs.store.models import Job
+from imagejobs.submission import IdempotencyConflict, ImageInput, submit_job
+from worker.deliveries import enqueue_pending
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+def problem(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem}
+
+
+# The app's OpenAPI builder moves these to application/problem+json (see api.app).
+P401: dict[int | str, dict[str, Any]] = {401: problem("Missing, unknown or revoked API key")}
+P404: dict[int | str, dict[str, Any]] = {404: problem("No such job for this producer")}
+P422: dict[int | str, dict[str, Any]] = {
+    422: problem("A field is invalid; `errors` names each one")
+}
+
+JOB_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["job"],
+                    "properties": {
+                        "job": {
+                            "type": "string",
+                            "description": "The JobRequest as a JSON string",
+                        },
+                        "images": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "Image files, in order, before any JSON images",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(max_image_bytes=settings.max_image_bytes, max_images=settings.max_images_per_job)
+
+
+async def _read_request(request: Request, settings: Settings) -> ParsedJob:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    lim = limits(settings)
+    if content_type == "application/json":
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad("body", f"is not valid JSON: {exc}") from None
+        return parse_job(body, lim)
+    if content_type == "multipart/form-data":
+        form = await request.form(
+            max_files=lim.max_images, max_fields=10, max_part_size=1024 * 1024
+        )
+        job_fields = [v for v in form.getlist("job") if isinstance(v, str)]
+        if len(job_fields) != 1:
+            raise bad("job", "send exactly one 'job' form field holding the JSON job body")
+        try:
+            body = json.loads(job_fields[0])
+        except ValueError as exc:
+            raise bad("job", f"is not valid JSON: {exc}") from None
+        uploads: list[ImageInput] = []
+        for index, part in enumerate(form.getlist("images")):
+            field = f"images[{index}]"
+            if not isinstance(part, UploadFile):
+                raise bad(field, "must be a file part")
+            data = await part.read()
+            label = f"image {index + 1}" + (f" ({part.filename})" if part.filename else "")
+            check_image_bytes(data, field, label, lim)
+            uploads.append(ImageInput(data=data, filename=part.filename or None))
+        unknown = sorted(set(form.keys()) - {"job", "images"})
+        if unknown:
+            raise bad(unknown[0], "unknown form field; send 'job' and 'images'")
+        return parse_job(body, lim, uploads=uploads)
+    raise ProblemError(
+        415, "send application/json or multipart/form-data (a 'job' field and 'images' files)"
+    )
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobResource,
+    summary="Submit a job",
+    responses={
+        202: {"description": "Accepted; Location names the job"},
+        **P401,
+        413: problem("The request, an image, or the image count is over its limit"),
+        415: problem("Not JSON nor multipart"),
+        **P422,
+    },
+    openapi_extra=JOB_BODY_DOC,
+)
+async def create_job(
+    request: Request,
+    settings: SettingsDep,
+    blobs: BlobsDep,
+    producer: ProducerDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="A retry with the same key and body returns the same job",
+            min_length=1,
+            max_length=200,
+            pattern=r"^[!-~]+$",
+        ),
+    ] = None,
+) -> JSONResponse:
+    key = check_idempotency_key(idempotency_key)
+    parsed = await _read_request(request, settings)
+    resource, created = await run_in_threadpool(_submit, settings, blobs, parsed, producer.id, key)
+    headers = {"Location": resource["links"]["self"]}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(resource, status_code=202, headers=headers)
+
+
+def _submit(
+    settings: Settings, blobs: BlobStore, parsed: ParsedJob, producer_id: str, key: str | None
+) -> tuple[dict[str, Any], bool]:
+    try:
+        submitted = submit_job(
+            settings,
+            blobs,
+            parsed.spec,
+            parsed.images,
+            producer_id=producer_id,
+            idempotency_key=key,
+        )
+    except IdempotencyConflict as exc:
+        raise bad("Idempotency-Key", str(exc)) from None
+    except ValueError as exc:
+        raise bad("images", str(exc)) from None
+    with session_scope(settings.effective_database_url) as session:
+        job = owned_job(session, submitted.job_id, producer_id)
+        return job_resource(session, job), submitted.created
+
+
+@router.get(
+    "",
+    response_model=JobPage,
+    summary="List this producer's jobs, newest first",
+    responses={**P401, **P422},
+)
+def list_jobs(
+    settings: SettingsDep,
+    producer: ProducerDep,
+    status: Annotated[JobStatus | None, Query()] = None,
+    task: Annotated[Task | None, Query()] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    created_before: Annotated[datetime | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    query = select(Job).where(Job.producer_id == producer.id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if task is not None:
+        query = query.where(Job.task == task)
+    if created_after is not None:
+        query = query.where(Job.created_at > _aware(created_after))
+    if created_before is not None:
+        query = query.where(Job.created_at < _aware(created_before))
+    if cursor is not None:
+        try:
+            at, last_id = decode_cursor(cursor)
+        except BadCursor as exc:
+            raise bad("cursor", str(exc)) from None
+        query = query.where(or_(Job.created_at < at, and_(Job.created_at == at, Job.id < last_id)))
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    with session_scope(settings.effective_database_url) as session:
+        rows = list(session.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [job_summary(job) for job in rows]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobResource,
+    summary="A job: status, results, usage, per-image transport",
+    responses={**P401, **P404},
+)
+def get_job(job_id: str, settings: SettingsDep, producer: ProducerDep) -> dict[str, Any]:
+    with session_scope(settings.effective_database_url) as session:
+        return job_resource(session, owned_job(session, job_id, producer.id))
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobResource,
+    summary="Cancel a job",
+    description=(
+        "Queued or parked jobs end as canceled at once (200). A running job is asked to stop "
+        "(202): it ends as canceled before its next Gemini call or before writing results, "
+        "and late results are not kept. Canceling a finished job is 409."
+    ),
+    responses={
+        202: {"model": JobResource, "description": "Running: the worker will cancel it"},
+        **P401,
+        **P404,
+        409: problem("The job already succeeded or failed"),
+    },
+)
+def cancel_job(job_id: str, settings: SettingsDep, producer: ProducerDep) -> JSONResponse:
+    with session_scope(settings.effective_database_url) as session:
+        job = owned_job(session, job_id, producer.id)
+        before = job.status
+        if before in ("succeeded", "failed"):
+            raise ProblemError(409, f"job {job_id} already {before}; it cannot be canceled")
+        request_cancel(session, job, links=links(job.id), summary={})
+    enqueue_pending(settings, job_id)
+    with session_scope(settings.effective_database_url) as session:
+        resource = job_resource(session, owned_job(session, job_id, producer.id))
+    code = 200 if resource["status"] == "canceled" else 202
+    return JSONResponse(resource, status_code=code)
+
+
+@router.get(
+    "/{job_id}/overlay.png",
+    summary="The job's boxes and masks drawn on its upright image",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+        **P401,
+        404: problem("No such job, or no stored image at that position"),
+    },
+)
+def overlay(
+    job_id: str,
+    settings: SettingsDep,
+    blobs: BlobsDep,
+    producer: ProducerDep,
+    image: Annotated[int, Query(ge=0, le=3599, description="Which image (0-based)")] = 0,
+) -> Response:
+    with session_scope(settings.effective_database_url) as session:
+        owned_job(session, job_id, producer.id)
+    try:
+        png = render_overlay(settings.effective_database_url, blobs, job_id, image)
+    except (OverlayUnavailable, BlobNotFound) as exc:
+        raise ProblemError(404, f"job {job_id} has no stored image {image}: {exc}") from None
+    return Response(png, media_type="image/png")

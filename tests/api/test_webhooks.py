@@ -1,0 +1,212 @@
+"""Webhooks end to end: signed deliveries verified by the standardwebhooks library, retries on
+the scaled schedule with one webhook-id, 410, redirects, the address guard, replay, rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from api.client import ImageJobsClient, verify_webhook
+from api.producers import NewKey
+from imagejobs.settings import DEFAULT_WEBHOOK_SCHEDULE
+from tests.api.conftest import LocalHTTP, Request, event_of, png, wait_for
+from tests.services import WorkerProcess
+
+pytestmark = pytest.mark.slow
+
+SCALE = 0.002  # the worker fixture's IMAGEJOBS_WEBHOOK_SCHEDULE_SCALE
+JITTER = 0.1
+
+
+def verifying(receiver: LocalHTTP, secrets: list[str]) -> list[tuple[str, int]]:
+    """Make ``receiver`` answer 401 unless a signature verifies; returns (event, secret #) seen."""
+    verified: list[tuple[str, int]] = []
+
+    def check(request: Request) -> tuple[int, dict[str, str], bytes] | None:
+        matched = False
+        for index, secret in enumerate(secrets):
+            try:
+                event = Webhook(secret).verify(request.body, request.headers)
+            except WebhookVerificationError:
+                continue
+            verified.append((event["type"], index))
+            matched = True
+        return None if matched else (401, {}, b"bad signature")
+
+    receiver.on_post = check
+    return verified
+
+
+def test_events_are_signed_and_verify(
+    client: ImageJobsClient,
+    alpha: NewKey,
+    worker: WorkerProcess,
+    local_http: Callable[..., LocalHTTP],
+) -> None:
+    receiver = local_http()
+    verified = verifying(receiver, alpha.producer.webhook_secrets)
+    job = client.submit(
+        [png()],
+        task="caption",
+        metadata={"order": "A-1"},
+        webhook_url=receiver.url("/hook"),
+        webhook_events=["job.started", "job.succeeded"],
+    )
+    assert client.wait(job["id"], timeout=60)["status"] == "succeeded"
+    wait_for(lambda: len(verified) == 2, what="two verified webhooks")
+    assert sorted(verified) == [("job.started", 0), ("job.succeeded", 0)]
+    succeeded = next(r for r in receiver.posts() if event_of(r)["type"] == "job.succeeded")
+    event = verify_webhook(succeeded.headers, succeeded.body, alpha.producer.webhook_secrets[0])
+    assert event["data"]["id"] == job["id"]
+    assert event["data"]["metadata"] == {"order": "A-1"}
+    assert event["data"]["links"]["self"] == f"/v1/jobs/{job['id']}"
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(
+            succeeded.headers,
+            succeeded.body.replace(b"A-1", b"A-2"),
+            alpha.producer.webhook_secrets[0],
+        )
+
+
+def test_three_500s_then_200_four_attempts_one_id_on_schedule(
+    client: ImageJobsClient, worker: WorkerProcess, local_http: Callable[..., LocalHTTP]
+) -> None:
+    receiver = local_http()
+    none: dict[str, str] = {}
+    receiver.post_script = [(500, none, b"oops")] * 3 + [(200, none, b"ok")]
+    job = client.submit([png()], task="caption", webhook_url=receiver.url("/hook"))
+    client.wait(job["id"], timeout=60)
+    deliveries = wait_for(
+        lambda: [d for d in client.deliveries(job["id"]) if d["status"] == "succeeded"],
+        what="delivery to succeed",
+    )
+    posts = receiver.posts()
+    assert len(posts) == 4
+    assert len({p.headers["webhook-id"] for p in posts}) == 1
+    assert posts[0].headers["webhook-id"] == deliveries[0]["webhook_id"]
+    assert [a["status_code"] for a in deliveries[0]["attempt_log"]] == [500, 500, 500, 200]
+    assert deliveries[0]["attempts"] == 4
+    for index in range(1, 4):  # each gap is at least the scheduled delay less its jitter
+        gap = posts[index].at - posts[index - 1].at
+        assert gap >= DEFAULT_WEBHOOK_SCHEDULE[index] * SCALE * (1 - JITTER), (index, gap)
+
+
+def test_410_disables_the_endpoint_until_a_replay(
+    api_url: str,
+    make_producer: Callable[[str], NewKey],
+    worker: WorkerProcess,
+    local_http: Callable[..., LocalHTTP],
+) -> None:
+    receiver = local_http()
+    receiver.post_script = [(410, {}, b"gone")]
+    owner = make_producer("gone")
+    with ImageJobsClient(api_url, owner.api_key) as c:
+        first = c.submit([png()], task="caption", webhook_url=receiver.url("/hook"))
+        c.wait(first["id"], timeout=60)
+        delivery = wait_for(
+            lambda: [d for d in c.deliveries(first["id"]) if d["status"] == "disabled"],
+            what="delivery disabled",
+        )[0]
+        assert delivery["last_status_code"] == 410 and delivery["attempts"] == 1
+        second = c.submit([png()], task="caption", webhook_url=receiver.url("/hook"))
+        assert c.wait(second["id"], timeout=60)["status"] == "succeeded"
+        assert c.deliveries(second["id"]) == []  # nothing written for a disabled endpoint
+        assert len(receiver.posts()) == 1
+        replayed = c.replay(delivery["id"])  # the receiver now answers 204
+        assert replayed["status"] == "pending" and replayed["webhook_id"] == delivery["webhook_id"]
+        done = wait_for(
+            lambda: [d for d in c.deliveries(first["id"]) if d["status"] == "succeeded"],
+            what="replay to succeed",
+        )[0]
+        assert [a["status_code"] for a in done["attempt_log"]] == [410, 204]
+        posts = receiver.posts()
+        assert posts[1].headers["webhook-id"] == posts[0].headers["webhook-id"]
+        third = c.submit([png()], task="caption", webhook_url=receiver.url("/hook"))
+        c.wait(third["id"], timeout=60)
+        wait_for(lambda: len(receiver.posts()) == 3, what="endpoint re-enabled by the replay")
+
+
+def test_302_is_not_followed(
+    client: ImageJobsClient, worker: WorkerProcess, local_http: Callable[..., LocalHTTP]
+) -> None:
+    receiver = local_http()
+    receiver.post_script = [(302, {"Location": receiver.url("/elsewhere")}, b"")] * 10
+    job = client.submit([png()], task="caption", webhook_url=receiver.url("/hook"))
+    client.wait(job["id"], timeout=60)
+    delivery = wait_for(
+        lambda: [d for d in client.deliveries(job["id"]) if d["attempts"] >= 1],
+        what="first attempt",
+    )[0]
+    first = delivery["attempt_log"][0]
+    assert first["status_code"] == 302
+    assert "redirect not followed" in first["error"]
+    assert delivery["status"] == "pending"  # a redirect is a failed attempt, retried later
+    assert {r.path for r in receiver.requests} == {"/hook"}
+
+
+REFUSED_HOSTS = ["10.0.0.1", "169.254.169.254", "192.168.1.1", "0.0.0.0", "[::1]"]
+
+
+def test_refused_image_urls_fail_the_job_without_a_connection(
+    client: ImageJobsClient, worker: WorkerProcess, local_http: Callable[..., LocalHTTP]
+) -> None:
+    # 127.0.0.2 is loopback too but not on the test worker's allowlist (127.0.0.1, localhost).
+    trap = local_http("127.0.0.2")
+    trap.routes["/a.png"] = (200, {"Content-Type": "image/png"}, png())
+    urls = [trap.url("/a.png")] + [f"http://{host}:8080/a.png" for host in REFUSED_HOSTS]
+    jobs = [client.submit([url], task="caption") for url in urls]
+    for job, url in zip(jobs, urls, strict=True):
+        done = client.wait(job["id"], timeout=60)
+        assert done["status"] == "failed", url
+        assert done["error"]["code"] == "image_url_refused", done["error"]
+        assert done["error"]["message"].startswith("image 1: refused:"), done["error"]
+    assert trap.connections == 0
+
+
+def test_refused_callback_url_is_never_contacted(
+    client: ImageJobsClient, worker: WorkerProcess, local_http: Callable[..., LocalHTTP]
+) -> None:
+    trap = local_http("127.0.0.2")
+    urls = [trap.url("/hook"), "http://169.254.169.254/hook", "http://10.0.0.1/hook"]
+    jobs = [client.submit([png()], task="caption", webhook_url=url) for url in urls]
+    for job in jobs:
+        assert client.wait(job["id"], timeout=60)["status"] == "succeeded"
+        delivery = wait_for(partial(_attempted, client, job["id"]), what="first attempt")[0]
+        first = delivery["attempt_log"][0]
+        assert first["status_code"] is None
+        assert first["error"].startswith("refused:"), first
+    assert trap.connections == 0
+
+
+def _attempted(client: ImageJobsClient, job_id: str) -> list[dict[str, Any]]:
+    return [d for d in client.deliveries(job_id) if d["attempts"] >= 1]
+
+
+def test_secret_rotation_signs_with_both_until_finished(
+    api_url: str,
+    make_producer: Callable[[str], NewKey],
+    worker: WorkerProcess,
+    local_http: Callable[..., LocalHTTP],
+) -> None:
+    owner = make_producer("rotating")
+    old = owner.producer.webhook_secrets[0]
+    with ImageJobsClient(api_url, owner.api_key) as c:
+        secrets = c.rotate_webhook_secret()
+        assert len(secrets) == 2 and secrets[1] == old and secrets[0] != old
+        receiver = local_http()
+        verified = verifying(receiver, [old, secrets[0]])
+        job = c.submit([png()], task="caption", webhook_url=receiver.url("/hook"))
+        c.wait(job["id"], timeout=60)
+        wait_for(lambda: len(verified) == 2, what="both signatures verified")
+        assert sorted(verified) == [("job.succeeded", 0), ("job.succeeded", 1)]
+        assert c.rotate_webhook_secret(finish=True) == [secrets[0]]
+        verified.clear()
+        job = c.submit([png()], task="caption", webhook_url=receiver.url("/hook"))
+        c.wait(job["id"], timeout=60)
+        wait_for(lambda: verified, what="new secret verified")
+        assert verified == [("job.succeeded", 1)]
