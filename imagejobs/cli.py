@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,34 +46,54 @@ def migrate() -> None:
 @app.command()
 def worker(
     concurrency: Annotated[
-        int | None, typer.Option(help="Gemini calls in flight (threads); default from settings")
+        int | None,
+        typer.Option(help="Gemini calls in flight on this host (threads); default from settings"),
+    ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(help="Worker processes sharing those threads; default: one per CPU core"),
     ] = None,
     loglevel: Annotated[str, typer.Option()] = "INFO",
+    node: Annotated[str, typer.Option(help="Celery node name")] = "imagejobs@%h",
 ) -> None:
-    """Run a Celery worker (threads pool: Gemini calls are waiting, not computing)."""
-    from worker.celery_app import QUEUE
-    from worker.celery_app import app as celery_app
+    """Run Celery workers: threads for the waiting, one process per core for the computing.
+
+    A Gemini call is seconds of waiting, so each process runs a threads pool (hundreds of calls
+    in flight for little memory); the Python work around each call (decoding, parsing, masks,
+    SQL) holds the GIL, so one process per core keeps both cores busy.
+    """
     from worker.runtime import build_gemini
 
     settings = get_settings()
     build_gemini(settings)  # fail now, naming the setting, rather than on the first job
-    threads = concurrency or (8 if settings.uses_embedded_broker else settings.worker_concurrency)
-    celery_app.worker_main(
-        [
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(threads),
-            "--loglevel",
-            loglevel,
-            "-Q",
-            QUEUE,
-            "-n",
-            "imagejobs@%h",
-            "-E",
-        ]
-    )
+    embedded = settings.uses_embedded_broker
+    threads = concurrency or (8 if embedded else settings.worker_concurrency)
+    count = 1 if embedded else (processes or os.cpu_count() or 1)
+    if count == 1:
+        from worker.celery_app import QUEUE
+        from worker.celery_app import app as celery_app
+
+        celery_app.worker_main(
+            [
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(threads),
+                "--loglevel",
+                loglevel,
+                "-Q",
+                QUEUE,
+                "-n",
+                node,
+                "-E",
+            ]
+        )
+        return
+    from worker.supervisor import supervise
+
+    per_process = max(1, threads // count)
+    raise typer.Exit(supervise(count, per_process, loglevel))
 
 
 @app.command()

@@ -38,16 +38,28 @@ def fresh_redis(db: int) -> str:
 class WorkerProcess:
     """``imagejobs worker`` in a subprocess, with its log in a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 16) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 16, processes: int = 1
+    ) -> None:
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.concurrency = concurrency
+        self.processes = processes
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 60.0) -> None:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imagejobs", "worker", "--concurrency", str(self.concurrency)],
+            [
+                sys.executable,
+                "-m",
+                "imagejobs",
+                "worker",
+                "--concurrency",
+                str(self.concurrency),
+                "--processes",
+                str(self.processes),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -57,7 +69,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited at start:\n{self.log()}")
-            if " ready." in self.log():
+            if self.log().count(" ready.") >= self.processes:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready after {timeout_s} s:\n{self.log()}")

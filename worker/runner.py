@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from imagejobs.core.imageinfo import (
     ImageInfo,
@@ -84,6 +85,7 @@ class LoadedImage:
     sent: PreparedImage
     sent_sha256: str
     tokens: int
+    known_mime: str | None  # what the images table already knew
 
 
 def run_job(job_id: str, runtime: Runtime | None = None) -> str:
@@ -95,11 +97,15 @@ def run_job(job_id: str, runtime: Runtime | None = None) -> str:
         if job is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
             return "skipped"
-        rows = list(
-            session.scalars(
-                select(JobImage).where(JobImage.job_id == job.id).order_by(JobImage.position)
+        rows = [
+            (row, mime)
+            for row, mime in session.execute(
+                select(JobImage, Image.mime)
+                .outerjoin(Image, Image.sha256 == JobImage.sha256)
+                .where(JobImage.job_id == job.id)
+                .order_by(JobImage.position)
             )
-        )
+        ]
         started_event = job.attempts == 1 and add_webhook_event(
             session, job, "job.started", links=job_links(job.id), summary={}
         )
@@ -131,10 +137,12 @@ class JobRun:
         self.estimated: int | None = None
         self.estimated_images: int | None = None
         self.model_version: str | None = None
+        self.images: list[LoadedImage] = []
+        self.transports: list[tuple[str, str | None]] = []
 
     # Outcomes -------------------------------------------------------------------------------
 
-    def run(self, rows: list[JobImage]) -> str:
+    def run(self, rows: list[tuple[JobImage, str | None]]) -> str:
         job = self.job
         if job.deadline is not None and utcnow() > _aware(job.deadline):
             return self._fail("deadline_exceeded", f"the job's deadline {job.deadline} passed")
@@ -158,26 +166,28 @@ class JobRun:
         return self._succeed(outcome)
 
     def _succeed(self, outcome: Outcome) -> str:
+        """One transaction: the guarded status change first, then everything the job produced."""
         with session_scope(self.db_url) as session:
-            self._write_usage(session)
-            write_outcome(session, self.job.id, outcome)
-            if not still_owned(session, self.job.id, self.runtime.owner):
-                session.rollback()
-                return self._end_after_lost_lease()
-            finish_job(
+            done = finish_job(
                 session,
                 self.job,
                 "succeeded",
                 owner=self.runtime.owner,
+                unless_canceled=True,
                 links=self._links(),
                 summary=outcome.summary(),
             )
+            if not done:  # canceled meanwhile, or another worker took over: write nothing
+                session.rollback()
+                return self._end_after_lost_lease()
+            self._record(session)
+            write_outcome(session, self.job.id, outcome, replace=self.job.attempts > 1)
         log.info("job %s succeeded", self.job.id)
         return "succeeded"
 
     def _fail(self, code: str, message: str) -> str:
         with session_scope(self.db_url) as session:
-            self._write_usage(session)
+            self._record(session)
             done = finish_job(
                 session,
                 self.job,
@@ -206,7 +216,7 @@ class JobRun:
                 code, f"{message} (no retry: the next attempt would miss the job's deadline)"
             )
         with session_scope(self.db_url) as session:
-            self._write_usage(session)
+            self._record(session)
             how = schedule_retry(
                 session,
                 self.job.id,
@@ -240,14 +250,19 @@ class JobRun:
     def _links(self) -> dict[str, str]:
         return job_links(self.job.id)
 
-    def _write_usage(self, session: object) -> None:
+    def _record(self, session: Session) -> None:
+        """Write what this attempt learnt: each image's facts and transport, and token usage."""
+        self._record_images(session)
+        self._write_usage(session)
+
+    def _write_usage(self, session: Session) -> None:
         prices = self.settings.prices
         cost = None
         if self.usage.prompt is not None:
             output = (self.usage.candidates or 0) + (self.usage.thoughts or 0)
             cost = cost_usd(self.job.model, self.usage.prompt, output, prices)
         write_usage(
-            session,  # type: ignore[arg-type]
+            session,
             self.job.id,
             estimated_tokens=self.estimated,
             estimated_image_tokens=self.estimated_images,
@@ -259,10 +274,10 @@ class JobRun:
 
     # The work ------------------------------------------------------------------------------
 
-    def _execute(self, rows: list[JobImage]) -> Outcome:
+    def _execute(self, rows: list[tuple[JobImage, str | None]]) -> Outcome:
         job = self.job
         params = job.params or {}
-        images = [self._load_one(row) for row in rows]
+        images = [self._load_one(row, mime) for row, mime in rows]
         spec = build_prompt(
             job.task,
             prompt=params.get("prompt"),
@@ -277,7 +292,8 @@ class JobRun:
         batches = [[image] for image in images] if job.task in SPATIAL_TASKS else [images]
         self.estimated = self.estimated_images + text_tokens(prompt_text) * len(batches)
         sends = [self._transport(batch, spec) for batch in batches]  # uploads happen here
-        self._record_prepared(images, sends)
+        self.images = images
+        self.transports = [(t, file_id) for parts in sends for _, t, file_id in parts]
 
         outcomes = []
         for number, (batch, parts) in enumerate(zip(batches, sends, strict=True)):
@@ -287,18 +303,10 @@ class JobRun:
             outcomes.append(self._outcome(batch, reply, spec))
         return merge(outcomes)
 
-    def _record_prepared(
-        self, images: list[LoadedImage], sends: list[list[tuple[ImagePart, str, str | None]]]
-    ) -> None:
-        """One transaction: what each image is, how it is sent, and the token quote.
-
-        It also checks the lease, so a job canceled while its images were prepared is not sent.
-        """
-        transports = [(transport, file_id) for parts in sends for _, transport, file_id in parts]
-        with session_scope(self.db_url) as session:
-            if not still_owned(session, self.job.id, self.runtime.owner):
-                raise LeaseLost()
-            for image, (transport, file_id) in zip(images, transports, strict=True):
+    def _record_images(self, session: Session) -> None:
+        """What each image is and how it was sent (written with the attempt's end)."""
+        for index, image in enumerate(self.images):
+            if image.known_mime is None:  # first time this content is seen
                 session.execute(
                     update(Image)
                     .where(Image.sha256 == image.sha256)
@@ -310,19 +318,21 @@ class JobRun:
                         size_bytes=image.info.size_bytes,
                     )
                 )
-                session.execute(
-                    update(JobImage)
-                    .where(JobImage.job_id == self.job.id, JobImage.position == image.position)
-                    .values(
-                        sent_width=image.sent.width,
-                        sent_height=image.sent.height,
-                        sent_bytes=len(image.sent.data),
-                        tokens_estimated=image.tokens,
-                        transport=transport,
-                        uploaded_file_id=file_id,
-                    )
+            transport, file_id = (
+                self.transports[index] if index < len(self.transports) else (None, None)
+            )
+            session.execute(
+                update(JobImage)
+                .where(JobImage.job_id == self.job.id, JobImage.position == image.position)
+                .values(
+                    sent_width=image.sent.width,
+                    sent_height=image.sent.height,
+                    sent_bytes=len(image.sent.data),
+                    tokens_estimated=image.tokens,
+                    transport=transport,
+                    uploaded_file_id=file_id,
                 )
-            self._write_usage(session)
+            )
 
     def _keep_lease(self) -> None:
         with session_scope(self.db_url) as session:
@@ -332,7 +342,7 @@ class JobRun:
         if not ok:
             raise LeaseLost()
 
-    def _load_one(self, row: JobImage) -> LoadedImage:
+    def _load_one(self, row: JobImage, known_mime: str | None) -> LoadedImage:
         label = f"image {row.position + 1}" + (f" ({row.filename})" if row.filename else "")
         sha = row.sha256
         if sha is None:
@@ -353,7 +363,7 @@ class JobRun:
             sent.height,
             (self.job.options or {}).get("media_resolution"),
         )
-        return LoadedImage(row.position, sha, label, info, sent, sent_sha, tokens)
+        return LoadedImage(row.position, sha, label, info, sent, sent_sha, tokens, known_mime)
 
     def _fetch(self, row: JobImage) -> str:
         """Download an image URL through the address guard and store it like an upload."""

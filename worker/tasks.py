@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery.signals import worker_ready
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from imagejobs.settings import get_settings
 from worker.celery_app import DELIVER_WEBHOOK, NOOP, RUN_JOB, app
@@ -11,8 +14,20 @@ from worker.runner import run_job
 from worker.runtime import get_runtime
 from worker.sweeper import Sweeper
 
+# A database that is briefly unreachable (restart, too many clients) must not lose the message:
+# the task is sent again with backoff until the job can be claimed.
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
-@app.task(name=RUN_JOB, ignore_result=True)
+
+@app.task(
+    name=RUN_JOB,
+    ignore_result=True,
+    autoretry_for=DB_UNAVAILABLE,
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
 def run_job_task(job_id: str) -> str:
     return run_job(job_id)
 
@@ -20,11 +35,21 @@ def run_job_task(job_id: str) -> str:
 @worker_ready.connect
 def _on_worker_ready(**_: object) -> None:
     """Build the runtime now, so a wrong setting stops the worker at start, then start sweeping."""
+    for name in ("httpx", "httpx2", "httpcore"):  # one INFO line per Gemini request is noise
+        logging.getLogger(name).setLevel(logging.WARNING)
     get_runtime()
     Sweeper(get_settings()).start()
 
 
-@app.task(name=DELIVER_WEBHOOK, ignore_result=True)
+@app.task(
+    name=DELIVER_WEBHOOK,
+    ignore_result=True,
+    autoretry_for=DB_UNAVAILABLE,
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
 def deliver_webhook_task(delivery_id: str) -> str:
     return send_delivery(delivery_id)
 

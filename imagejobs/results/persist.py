@@ -10,9 +10,15 @@ from imagejobs.store.jobs import clear_results
 from imagejobs.store.models import Detection, JobResult, Mask, Usage
 
 
-def write_outcome(session: Session, job_id: str, outcome: Outcome) -> None:
-    """Replace the job's results with ``outcome`` (call inside the finishing transaction)."""
-    clear_results(session, job_id)
+def write_outcome(session: Session, job_id: str, outcome: Outcome, *, replace: bool = True) -> None:
+    """Write ``outcome`` as the job's results (inside the finishing transaction).
+
+    Results are only ever written in the transaction that ends the job, so a first attempt has
+    nothing to replace; later attempts (``replace``) clear first, and unique (job, seq) keys make
+    a duplicate impossible either way.
+    """
+    if replace:
+        clear_results(session, job_id)
     session.add(
         JobResult(
             job_id=job_id,

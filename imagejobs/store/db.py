@@ -32,9 +32,10 @@ def _create(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # Sessions are short (claim, save, finish): a worker running 200 Gemini calls at once needs
-    # far fewer connections than calls in flight.
-    return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True, pool_timeout=60)
+    # Sessions are short (claim, prepare, finish) and never span a Gemini call, so a worker with
+    # 200 calls in flight needs far fewer connections than that: 20 per process at most, which
+    # leaves room under Postgres' default max_connections (100) for several processes.
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=60)
 
 
 def get_engine(url: str) -> Engine:

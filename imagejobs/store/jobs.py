@@ -207,6 +207,7 @@ def finish_job(
     status: str,
     *,
     owner: str | None,
+    unless_canceled: bool = False,
     error_code: str | None = None,
     error_message: str | None = None,
     links: dict[str, str] | None = None,
@@ -215,11 +216,14 @@ def finish_job(
     """Move a job to a final status and write its webhook outbox row in the same transaction.
 
     With ``owner`` the job must still be held by that lease; without, it must be queued
-    (canceling or failing a job that no worker holds). Returns False if the guard failed.
+    (canceling or failing a job that no worker holds); ``unless_canceled`` also refuses a job
+    whose producer asked to cancel it. Returns False if the guard failed.
     """
     assert status in FINAL_STATUSES
     now = utcnow()
     guard = _owned(job.id, owner) if owner else and_(Job.id == job.id, Job.status == "queued")
+    if unless_canceled:
+        guard = and_(guard, Job.cancel_requested.is_(False))
     result = session.execute(
         update(Job)
         .where(guard)
