@@ -181,8 +181,8 @@ def in_flight(jobs: int, concurrency: int, latency: float, processes: int = 1) -
     ideal_rate = min(jobs, concurrency) / latency
     rate = jobs / wall
     print(
-        f"in flight: {jobs} jobs committed, then their ids sent at once; worker threads "
-        f"{concurrency}, emulator latency {latency} s"
+        f"in flight: {jobs} jobs committed, then their ids sent at once; {processes} worker "
+        f"processes x {concurrency // processes} threads, emulator latency {latency} s"
     )
     print(f"  Gemini calls in flight (max seen by the emulator): {stats['max_in_flight']}")
     print(f"  jobs/s measured: {rate:.1f}   ideal (threads / latency): {ideal_rate:.1f}")

@@ -27,10 +27,14 @@ err = Console(stderr=True)
 FINAL = ("succeeded", "failed", "canceled")
 
 
-def _register_optional_commands() -> None:
+def _register_commands() -> None:
+    """Commands whose code lives with the part they run."""
+    from api.cli import api_command, keys_app
     from imagejobs.emulator.cli import emulator_command
 
     app.command("emulator", help="Run the local Gemini-compatible emulator.")(emulator_command)
+    app.command("api", help="Run the HTTP API for producers.")(api_command)
+    app.add_typer(keys_app, name="keys")
 
 
 @app.command()
@@ -96,29 +100,77 @@ def worker(
     raise typer.Exit(supervise(count, per_process, loglevel))
 
 
+RemoteApi = Annotated[
+    str | None,
+    typer.Option(
+        "--api",
+        envvar="IMAGEJOBS_API_URL",
+        help="Use a remote imagejobs API (e.g. http://host:8000)",
+    ),
+]
+RemoteKey = Annotated[
+    str | None,
+    typer.Option("--key", envvar="IMAGEJOBS_API_KEY", help="API key for --api", show_default=False),
+]
+
+
+def _need_key(key: str | None) -> str:
+    if not key:
+        raise typer.BadParameter("--api needs an API key (--key or IMAGEJOBS_API_KEY)")
+    return key
+
+
 @app.command()
 def submit(
-    images: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, WEBP, HEIC, HEIF)")],
+    images: Annotated[
+        list[str], typer.Argument(help="Image files (PNG, JPEG, WEBP, HEIC, HEIF); URLs with --api")
+    ],
     task: Annotated[str, typer.Option(help="caption|ask|classify|detect|segment|compare")],
     prompt: Annotated[str | None, typer.Option(help="Custom prompt, or what to detect")] = None,
     question: Annotated[str | None, typer.Option(help="The question (ask, compare)")] = None,
     labels: Annotated[str | None, typer.Option(help="Comma-separated labels (classify)")] = None,
     model: Annotated[str | None, typer.Option()] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="Callback URL (with --api)")] = None,
     wait: Annotated[bool, typer.Option(help="Wait and print the result")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --wait: print JSON")] = False,
+    api: RemoteApi = None,
+    key: RemoteKey = None,
 ) -> None:
     """Submit a job; prints its id (or, with --wait, its result)."""
+    if api:
+        from api.cli import remote_submit
+
+        remote_submit(
+            images=images,
+            task=task,
+            api=api,
+            key=_need_key(key),
+            prompt=prompt,
+            question=question,
+            labels=labels,
+            model=model,
+            webhook_url=webhook_url,
+            wait=wait,
+            as_json=as_json,
+        )
+        return
     from imagejobs.core.jobspec import JobSpec
     from imagejobs.store.blobs import DirectoryBlobStore
     from imagejobs.submission import ImageInput, submit_job
 
     settings = get_settings()
     inputs = []
-    for path in images:
+    for name in images:
+        path = Path(name)
         if not path.is_file():
             raise typer.BadParameter(f"{path}: no such file", param_hint="IMAGES")
         inputs.append(ImageInput(data=path.read_bytes(), filename=path.name))
-    fields: dict[str, Any] = {"task": task, "model": model, "question": question}
+    fields: dict[str, Any] = {
+        "task": task,
+        "model": model,
+        "question": question,
+        "webhook_url": webhook_url,
+    }
     if task in ("detect", "segment"):
         fields["target"] = prompt
     else:
@@ -174,8 +226,15 @@ def wait_for_job(job_id: str, *, timeout_s: float = 3600.0) -> dict[str, Any]:
 def show(
     job_id: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON")] = False,
+    api: RemoteApi = None,
+    key: RemoteKey = None,
 ) -> None:
     """Show a job: status, results and usage."""
+    if api:
+        from api.cli import remote_show
+
+        remote_show(job_id=job_id, api=api, key=_need_key(key), as_json=as_json)
+        return
     from imagejobs.results.view import job_view
     from imagejobs.store.db import session_scope
     from imagejobs.store.jobs import JobNotFound
@@ -187,6 +246,47 @@ def show(
         err.print(f"[red]error:[/red] no job {job_id}")
         raise typer.Exit(1) from None
     _print_view(view, as_json)
+
+
+@app.command()
+def watch(
+    job_id: str,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 3600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON")] = False,
+    api: RemoteApi = None,
+    key: RemoteKey = None,
+) -> None:
+    """Follow a job until it is final, then print it."""
+    if api:
+        from api.cli import remote_watch
+
+        remote_watch(job_id=job_id, api=api, key=_need_key(key), timeout=timeout, as_json=as_json)
+        return
+    view = wait_for_job(job_id, timeout_s=timeout)
+    _print_view(view, as_json)
+    if view["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def flower(
+    port: Annotated[int, typer.Option(help="Port for the Flower web UI")] = 5555,
+    address: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+) -> None:
+    """Run Flower, the Celery monitor: workers, tasks and queues of this deployment."""
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.celery_app",
+            "flower",
+            f"--port={port}",
+            f"--address={address}",
+        ],
+    )
 
 
 @app.command()
@@ -253,7 +353,7 @@ def _safe_url(url: str) -> str:
 
 def main() -> None:
     try:
-        _register_optional_commands()
+        _register_commands()
         app()
     except SettingsError as exc:
         err.print(f"[red]error:[/red] {exc}")

@@ -1,0 +1,90 @@
+"""The ``imagejobs`` command line, run as a user runs it: a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.e2e.test_tasks import assert_boxes_match, scene_a
+from tests.services import REPO, WorkerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def imagejobs(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "imagejobs", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        cwd=cwd,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout
+
+
+def test_submit_wait_show_and_overlay(worker: WorkerProcess, tmp_path: Path) -> None:
+    scene = scene_a()
+    image = tmp_path / "scene.png"
+    image.write_bytes(scene.encode("PNG"))
+    view = json.loads(imagejobs("submit", str(image), "--task", "segment", "--wait", "--json"))
+    assert view["status"] == "succeeded"
+    assert_boxes_match(view, scene)
+    assert {"sha256", "width", "height", "mime", "transport", "tokens_estimated"} <= set(
+        view["images"][0]
+    )
+    assert {"label", "box", "area", "mask_png"} <= set(view["masks"][0])
+    assert {
+        "estimated_tokens",
+        "prompt_tokens",
+        "candidates_tokens",
+        "thoughts_tokens",
+        "total_tokens",
+        "cost_usd",
+    } <= set(view["usage"])
+    assert view["usage"]["cost_usd"] > 0
+
+    shown = json.loads(imagejobs("show", view["id"], "--json"))
+    assert shown["detections"] == view["detections"]
+    assert "segment" in imagejobs("show", view["id"])  # the human table
+
+    out = tmp_path / "overlay.png"
+    imagejobs("overlay", view["id"], "-o", str(out))
+    with Image.open(out) as drawn:
+        assert drawn.size == (640, 480)
+        # Inside the red rectangle the overlay tints the object; far from objects it is untouched.
+        assert drawn.convert("RGB").getpixel((5, 5)) == scene.image.getpixel((5, 5))
+        assert drawn.convert("RGB").getpixel((120, 110)) != scene.image.getpixel((120, 110))
+
+
+def test_submit_refuses_bad_arguments(worker: WorkerProcess, tmp_path: Path) -> None:
+    image = tmp_path / "x.png"
+    image.write_bytes(scene_a().encode("PNG"))
+    result = subprocess.run(
+        [sys.executable, "-m", "imagejobs", "submit", str(image), "--task", "classify"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "classify" in result.stderr and "labels" in result.stderr
+
+
+def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
+    """A fresh folder, nothing configured: SQLite, the embedded broker and the emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGEJOBS_", "GEMINI_"))}
+    env.pop("GOOGLE_API_KEY", None)
+    env["COLUMNS"] = "160"
+    out = imagejobs("demo", "-o", str(tmp_path / "overlays"), env=env, cwd=tmp_path)
+    assert "9 of 9 jobs succeeded" in out
+    assert (tmp_path / ".imagejobs" / "imagejobs.db").exists()
+    written = sorted(p.name for p in (tmp_path / "overlays").iterdir())
+    assert "segment-scene-1.png" in written and len(written) >= 5
