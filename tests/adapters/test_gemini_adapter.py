@@ -1,0 +1,125 @@
+"""The Gemini adapter (google-genai underneath) against the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from imagejobs.emulator import EmulatorServer
+from imagejobs.emulator.scenes import ShapeSpec, make_scene
+from imagejobs.gemini import FileImage, GeminiCallError, GenerateRequest, InlineImage
+from imagejobs.gemini.client import GenaiGemini
+
+PNG = make_scene(320, 200, [ShapeSpec("rectangle", (20, 30, 120, 130), "red")]).encode("PNG")
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorServer]:
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gemini(emu: EmulatorServer) -> GenaiGemini:
+    emu.control.reset()
+    return GenaiGemini(api_key="test", base_url=emu.base_url, timeout_s=5)
+
+
+def request(**overrides: object) -> GenerateRequest:
+    fields: dict[str, object] = {
+        "model": "gemini-2.5-flash",
+        "images": [InlineImage(PNG, "image/png")],
+        "text": "Detect all objects. The box_2d should be [ymin, xmin, ymax, xmax] normalized "
+        "to 0-1000.",
+        "response_mime_type": "application/json",
+        "thinking_budget": 0,
+    }
+    fields.update(overrides)
+    return GenerateRequest(**fields)  # type: ignore[arg-type]
+
+
+def test_generate_inline_reads_text_finish_reason_and_usage(gemini: GenaiGemini) -> None:
+    reply = gemini.generate(request())
+    assert reply.finish_reason == "STOP"
+    assert reply.text is not None and '"box_2d"' in reply.text
+    assert reply.usage.image == 258 and reply.usage.thoughts == 0
+    assert reply.usage.total == (reply.usage.prompt or 0) + (reply.usage.candidates or 0)
+    assert reply.model_version == "gemini-2.5-flash"
+
+
+def test_upload_wait_active_then_file_reference(emu: EmulatorServer, gemini: GenaiGemini) -> None:
+    emu.control.set_faults(processing_delay_s=0.5)
+    remote = gemini.upload(PNG, "image/png", "scene")
+    assert remote.state == "PROCESSING" and remote.name.startswith("files/")
+    active = gemini.wait_active(remote.name, timeout_s=10)
+    assert active.state == "ACTIVE" and active.expires_at is not None
+    reply = gemini.generate(request(images=[FileImage(active.uri, "image/png")]))
+    assert reply.text and "red rectangle" in reply.text
+    assert emu.control.stats()["bytes_inline"] == 0
+
+
+def test_gemini_3_media_resolution_is_sent_per_part(gemini: GenaiGemini) -> None:
+    reply = gemini.generate(request(model="gemini-3-flash-preview", media_resolution="MEDIUM"))
+    assert reply.usage.image == 560
+
+
+def test_429_is_retryable_with_retry_delay(emu: EmulatorServer, gemini: GenaiGemini) -> None:
+    emu.control.script(
+        [
+            {
+                "error": {
+                    "code": 429,
+                    "status": "RESOURCE_EXHAUSTED",
+                    "message": "quota",
+                    "retryDelay": "7s",
+                }
+            }
+        ]
+    )
+    with pytest.raises(GeminiCallError) as caught:
+        gemini.generate(request())
+    assert caught.value.retryable and caught.value.code == 429
+    assert caught.value.retry_after_s == 7.0
+    assert caught.value.error_code == "gemini_429"
+
+
+@pytest.mark.parametrize(
+    ("code", "retryable"),
+    [(400, False), (403, False), (404, False), (500, True), (503, True), (504, True)],
+)
+def test_http_errors_are_classified(
+    emu: EmulatorServer, gemini: GenaiGemini, code: int, retryable: bool
+) -> None:
+    emu.control.script([{"error": {"code": code, "message": f"boom {code}"}}])
+    with pytest.raises(GeminiCallError) as caught:
+        gemini.generate(request())
+    assert caught.value.retryable is retryable
+    assert f"boom {code}" in caught.value.message
+
+
+def test_timeout_is_retryable(emu: EmulatorServer) -> None:
+    emu.control.reset()
+    emu.control.set_faults(latency_s=3)
+    slow = GenaiGemini(api_key="test", base_url=emu.base_url, timeout_s=0.5)
+    with pytest.raises(GeminiCallError) as caught:
+        slow.generate(request())
+    assert caught.value.retryable and caught.value.status == "TIMEOUT"
+    emu.control.reset()
+
+
+def test_connection_refused_is_retryable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the call: nothing listens
+    dead = GenaiGemini(api_key="test", base_url=f"http://127.0.0.1:{port}", timeout_s=2)
+    with pytest.raises(GeminiCallError) as caught:
+        dead.generate(request())
+    assert caught.value.retryable and caught.value.status == "CONNECTION"
+
+
+def test_missing_file_is_a_permanent_404(gemini: GenaiGemini) -> None:
+    with pytest.raises(GeminiCallError) as caught:
+        gemini.get_file("files/doesnotexist")
+    assert caught.value.code == 404 and not caught.value.retryable
