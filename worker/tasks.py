@@ -16,18 +16,17 @@ from worker.sweeper import Sweeper
 
 # A database that is briefly unreachable (restart, too many clients) must not lose the message:
 # the task is sent again with backoff until the job can be claimed.
-DB_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_WHILE_DB_UNAVAILABLE = {
+    "ignore_result": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 1,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": None,
+}
 
 
-@app.task(
-    name=RUN_JOB,
-    ignore_result=True,
-    autoretry_for=DB_UNAVAILABLE,
-    retry_backoff=1,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
-)
+@app.task(name=RUN_JOB, **RETRY_WHILE_DB_UNAVAILABLE)
 def run_job_task(job_id: str) -> str:
     return run_job(job_id)
 
@@ -41,15 +40,7 @@ def _on_worker_ready(**_: object) -> None:
     Sweeper(get_settings()).start()
 
 
-@app.task(
-    name=DELIVER_WEBHOOK,
-    ignore_result=True,
-    autoretry_for=DB_UNAVAILABLE,
-    retry_backoff=1,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
-)
+@app.task(name=DELIVER_WEBHOOK, **RETRY_WHILE_DB_UNAVAILABLE)
 def deliver_webhook_task(delivery_id: str) -> str:
     return send_delivery(delivery_id)
 

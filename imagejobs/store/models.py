@@ -187,36 +187,32 @@ class JobResult(Base):
     notes: Mapped[list[Any]] = mapped_column(default=list)
 
 
-class Detection(Base):
+class _BoxedResult:
+    """Columns shared by detections and masks: which image, what, and where (pixel edges)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    image_position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(Text)
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    box_2d: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class Detection(_BoxedResult, Base):
     __tablename__ = "detections"
     __table_args__ = (UniqueConstraint("job_id", "seq", name="uq_detections_job_seq"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
-    image_position: Mapped[int] = mapped_column(Integer, default=0)
-    label: Mapped[str] = mapped_column(Text)
-    x0: Mapped[int] = mapped_column(Integer)
-    y0: Mapped[int] = mapped_column(Integer)
-    x1: Mapped[int] = mapped_column(Integer)
-    y1: Mapped[int] = mapped_column(Integer)
-    box_2d: Mapped[list[Any]] = mapped_column(JSON)
 
 
-class Mask(Base):
+class Mask(_BoxedResult, Base):
     __tablename__ = "masks"
     __table_args__ = (UniqueConstraint("job_id", "seq", name="uq_masks_job_seq"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
-    image_position: Mapped[int] = mapped_column(Integer, default=0)
-    label: Mapped[str] = mapped_column(Text)
-    x0: Mapped[int] = mapped_column(Integer)
-    y0: Mapped[int] = mapped_column(Integer)
-    x1: Mapped[int] = mapped_column(Integer)
-    y1: Mapped[int] = mapped_column(Integer)
-    box_2d: Mapped[list[Any]] = mapped_column(JSON)
     area: Mapped[int | None] = mapped_column(Integer)
     mask_png: Mapped[bytes | None] = mapped_column(LargeBinary)  # box-sized, 1 = object
     problem: Mapped[str | None] = mapped_column(Text)  # why there is no mask, if none
