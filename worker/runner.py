@@ -55,6 +55,7 @@ from imagejobs.store.jobs import (
 )
 from imagejobs.store.models import Image, Job, JobImage, utcnow
 from worker.deliveries import enqueue_pending
+from worker.queue import enqueue_job
 from worker.runtime import Runtime, get_runtime
 from worker.uploads import ensure_uploaded
 
@@ -97,15 +98,14 @@ def run_job(job_id: str, runtime: Runtime | None = None) -> str:
         if job is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
             return "skipped"
-        rows = [
-            (row, mime)
-            for row, mime in session.execute(
+        rows = list(
+            session.execute(
                 select(JobImage, Image.mime)
                 .outerjoin(Image, Image.sha256 == JobImage.sha256)
                 .where(JobImage.job_id == job.id)
                 .order_by(JobImage.position)
-            )
-        ]
+            ).tuples()
+        )
         started_event = job.attempts == 1 and add_webhook_event(
             session, job, "job.started", links=job_links(job.id), summary={}
         )
@@ -187,7 +187,6 @@ class JobRun:
 
     def _fail(self, code: str, message: str) -> str:
         with session_scope(self.db_url) as session:
-            self._record(session)
             done = finish_job(
                 session,
                 self.job,
@@ -197,6 +196,8 @@ class JobRun:
                 error_message=message,
                 links=self._links(),
             )
+            if done:
+                self._record(session)
         log.warning("job %s failed: %s: %s", self.job.id, code, message)
         return "failed" if done else "lease_lost"
 
@@ -216,7 +217,6 @@ class JobRun:
                 code, f"{message} (no retry: the next attempt would miss the job's deadline)"
             )
         with session_scope(self.db_url) as session:
-            self._record(session)
             how = schedule_retry(
                 session,
                 self.job.id,
@@ -226,9 +226,9 @@ class JobRun:
                 error_code=code,
                 error_message=message,
             )
+            if how:
+                self._record(session)
         if how == "retry":
-            from worker.queue import enqueue_job
-
             enqueue_job(self.job.id, countdown=delay, priority=self.job.priority)
         log.info("job %s: %s (%s), next attempt in %.1f s", self.job.id, how, code, delay)
         return how or "lease_lost"
@@ -245,6 +245,8 @@ class JobRun:
                 error_message="canceled by the producer",
                 links=self._links(),
             )
+            if canceled:  # tokens already spent are still recorded; results are not
+                self._record(session)
         return "canceled" if canceled else "lease_lost"
 
     def _links(self) -> dict[str, str]:
