@@ -161,3 +161,17 @@ def test_heic_image_is_accepted(submit: Submit) -> None:
     found = {d["label"]: d["box"] for d in view["detections"]}
     for obj in big:  # lossy HEVC blurs edges a little; the large objects still land
         assert np.abs(np.array(found[obj.label]) - np.array(obj.box)).max() <= 3
+
+
+def test_detect_on_several_images_one_call_each(submit: Submit, emulator: object) -> None:
+    scenes = [
+        scene_a(),
+        scene_a(300, 900),
+        make_scene(97, 61, [ShapeSpec("rectangle", (10, 10, 40, 30), "blue")]),
+    ]
+    view = wait_job(submit([s.encode("PNG") for s in scenes], task="detect"))
+    assert view["status"] == "succeeded", view["error"]
+    assert view["usage"]["calls"] == 3
+    for position, scene in enumerate(scenes):
+        own = {**view, "detections": [d for d in view["detections"] if d["image"] == position]}
+        assert_boxes_match(own, scene)
