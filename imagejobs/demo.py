@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -237,9 +238,9 @@ def _results_table(jobs: list[DemoJob], views: dict[str, Any]) -> Table:
         table.add_row(
             job.title,
             view["task"],
-            images,
+            escape(images),
             view["status"],
-            _summary(view),
+            escape(_summary(view)),  # model text is not markup: "[imagejobs emulator] ..."
             f"{usage['estimated_tokens']} / {usage['prompt_tokens']}",
         )
     return table

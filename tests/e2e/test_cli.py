@@ -64,6 +64,13 @@ def test_submit_wait_show_and_overlay(worker: WorkerProcess, tmp_path: Path) -> 
         assert drawn.convert("RGB").getpixel((120, 110)) != scene.image.getpixel((120, 110))
 
 
+def test_human_output_shows_model_text_verbatim(worker: WorkerProcess, tmp_path: Path) -> None:
+    image = tmp_path / "scene.png"
+    image.write_bytes(scene_a().encode("PNG"))
+    out = imagejobs("submit", str(image), "--task", "caption", "--wait")
+    assert "[imagejobs emulator]" in out  # model text is printed, never read as markup
+
+
 def test_submit_refuses_bad_arguments(worker: WorkerProcess, tmp_path: Path) -> None:
     image = tmp_path / "x.png"
     image.write_bytes(scene_a().encode("PNG"))
@@ -85,6 +92,7 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     env["COLUMNS"] = "160"
     out = imagejobs("demo", "-o", str(tmp_path / "overlays"), env=env, cwd=tmp_path)
     assert "9 of 9 jobs succeeded" in out
+    assert "[imagejobs emulator]" in out
     assert (tmp_path / ".imagejobs" / "imagejobs.db").exists()
     written = sorted(p.name for p in (tmp_path / "overlays").iterdir())
     assert "segment-scene-1.png" in written and len(written) >= 5
