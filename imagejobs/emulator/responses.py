@@ -116,11 +116,16 @@ def _where(obj: DetectedObject, analysis: ImageAnalysis) -> str:
 
 def describe(analysis: ImageAnalysis) -> str:
     """One honest sentence of measurements."""
-    size = f"a {analysis.width}x{analysis.height} image on a {analysis.background_name} background"
+    size = (
+        f"a {analysis.width}x{analysis.height} image on "
+        f"{_article(analysis.background_name)} {analysis.background_name} background"
+    )
     colours = ", ".join(f"{name} {share:.0%}" for name, share in analysis.dominant_colors)
     if not analysis.objects:
         return f"{size} with no distinct regions. Dominant colours: {colours}."
-    parts = [f"a {obj.label} ({_where(obj, analysis)})" for obj in analysis.objects]
+    parts = [
+        f"{_article(obj.label)} {obj.label} ({_where(obj, analysis)})" for obj in analysis.objects
+    ]
     count = len(parts)
     noun = "region" if count == 1 else "regions"
     return f"{size} with {count} distinct {noun}: {', '.join(parts)}. Dominant colours: {colours}."
@@ -217,3 +222,7 @@ def _fill(schema: dict[str, Any], data: dict[str, Any], text: str, items: list[A
     if kind == "BOOLEAN":
         return False
     return text
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
