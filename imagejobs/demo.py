@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from imagejobs.core.jobspec import JobSpec
 from imagejobs.settings import Settings, get_settings
 from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.submission import ImageInput, submit_job
+from worker.process import WorkerProcess
 
 FINAL = ("succeeded", "failed", "canceled")
 
@@ -106,7 +105,7 @@ def run_demo(output_dir: Path, console: Console) -> int:
 
         migrate(settings.effective_database_url)
         worker = _start_worker(env, settings, console)
-        stack.callback(_stop, worker)
+        stack.callback(worker.stop)
 
         scenes, photos = generated_samples(), photo_samples()
         jobs = plan_jobs(scenes, photos)
@@ -151,38 +150,14 @@ def _service_env(settings: Settings, console: Console, stack: ExitStack) -> dict
     return env
 
 
-def _start_worker(
-    env: dict[str, str], settings: Settings, console: Console
-) -> subprocess.Popen[bytes]:
+def _start_worker(env: dict[str, str], settings: Settings, console: Console) -> WorkerProcess:
     log_path = settings.data_dir.resolve() / "demo-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "imagejobs", "worker", "--concurrency", "4"],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 90
+    worker = WorkerProcess(env, log_path, concurrency=4, cwd=Path.cwd())
     with console.status("starting a worker"):
-        while time.monotonic() < deadline:
-            text = log_path.read_text(errors="replace")
-            if " ready." in text:
-                console.print(f"worker ready (log: {log_path})")
-                return worker
-            if worker.poll() is not None:
-                raise RuntimeError(f"the worker exited at start; see {log_path}:\n{text[-2000:]}")
-            time.sleep(0.2)
-    worker.terminate()
-    raise RuntimeError(f"the worker did not start in 90 s; see {log_path}")
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+        worker.start(timeout_s=90)
+    console.print(f"worker ready (log: {log_path})")
+    return worker
 
 
 def _wait_all(settings: Settings, jobs: list[DemoJob], console: Console) -> dict[str, Any]:
