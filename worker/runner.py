@@ -21,6 +21,7 @@ from imagejobs.core.imageinfo import (
     inspect_image,
     prepare_for_send,
 )
+from imagejobs.core.jobspec import SPATIAL_TASKS
 from imagejobs.core.parsing import ParseError
 from imagejobs.core.pricing import cost_usd
 from imagejobs.core.prompts import PromptSpec, build_prompt
@@ -35,6 +36,8 @@ from imagejobs.gemini.port import (
     InlineImage,
     TokenUsage,
 )
+from imagejobs.net.fetch import FetchError, GuardedFetcher
+from imagejobs.net.guard import BlockedAddress, InvalidURL
 from imagejobs.results.build import (
     Outcome,
     labels_outcome,
@@ -60,8 +63,6 @@ from worker.runtime import Runtime, get_runtime
 from worker.uploads import ensure_uploaded
 
 log = logging.getLogger(__name__)
-
-SPATIAL_TASKS = ("detect", "segment")
 
 
 class JobFailed(Exception):
@@ -369,15 +370,7 @@ class JobRun:
 
     def _fetch(self, row: JobImage) -> str:
         """Download an image URL through the address guard and store it like an upload."""
-        from imagejobs.net.fetch import FetchError, GuardedFetcher
-        from imagejobs.net.guard import BlockedAddress, InvalidURL
-
-        settings = self.settings
-        fetcher = GuardedFetcher(
-            allowlist=settings.url_allowlist,
-            max_bytes=min(settings.fetch_max_bytes, settings.max_image_bytes),
-            timeout_s=settings.fetch_timeout_s,
-        )
+        fetcher = GuardedFetcher.from_settings(self.settings)
         assert row.source_url is not None
         try:
             fetched = fetcher.get(row.source_url)

@@ -12,7 +12,8 @@ import threading
 from imagejobs.settings import Settings
 from imagejobs.store.db import session_scope
 from imagejobs.store.jobs import due_job_ids
-from worker.queue import enqueue_job
+from worker.deliveries import due_delivery_ids
+from worker.queue import enqueue_delivery, enqueue_job
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +23,10 @@ def sweep_once(settings: Settings) -> int:
         due = due_job_ids(session, stale_s=max(settings.lease_s, 60.0))
     for job_id, priority in due:
         enqueue_job(job_id, priority=priority)
-    sent = len(due)
-    try:
-        from worker.deliveries import due_delivery_ids
-        from worker.queue import enqueue_delivery
-
-        for delivery_id in due_delivery_ids(settings):
-            enqueue_delivery(delivery_id)
-            sent += 1
-    except ImportError:  # pragma: no cover - webhooks not wired in
-        pass
-    return sent
+    deliveries = due_delivery_ids(settings)
+    for delivery_id in deliveries:
+        enqueue_delivery(delivery_id)
+    return len(due) + len(deliveries)
 
 
 class Sweeper(threading.Thread):

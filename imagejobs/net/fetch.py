@@ -114,12 +114,20 @@ class GuardedFetcher:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, for_webhooks: bool = False) -> GuardedFetcher:
-        """The image fetcher (or, with ``for_webhooks``, the webhook sender's) from settings."""
-        timeout = settings.webhook_timeout_s if for_webhooks else settings.fetch_timeout_s
+        """The image fetcher (or, with ``for_webhooks``, the webhook sender's) from settings.
+
+        An image is never fetched past the size the pipeline would accept anyway.
+        """
+        if for_webhooks:
+            return cls(
+                allowlist=settings.url_allowlist,
+                max_bytes=settings.fetch_max_bytes,
+                timeout_s=settings.webhook_timeout_s,
+            )
         return cls(
             allowlist=settings.url_allowlist,
-            max_bytes=settings.fetch_max_bytes,
-            timeout_s=timeout,
+            max_bytes=min(settings.fetch_max_bytes, settings.max_image_bytes),
+            timeout_s=settings.fetch_timeout_s,
         )
 
     # --- public -------------------------------------------------------------------------------

@@ -16,14 +16,18 @@ from sqlalchemy.orm import Session
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.store.models import (
     FINAL_STATUSES,
+    Detection,
     Image,
     Job,
     JobImage,
+    JobResult,
+    Mask,
     Producer,
     WebhookDelivery,
     new_id,
     utcnow,
 )
+from imagejobs.webhooks.payload import build_event, encode_event
 
 
 @dataclass(frozen=True)
@@ -262,8 +266,6 @@ def add_webhook_event(
         producer = session.get(Producer, job.producer_id)
         if producer is not None and job.webhook_url in (producer.disabled_webhook_urls or []):
             return None
-    from imagejobs.webhooks.payload import build_event, encode_event
-
     payload = build_event(
         event,
         {
@@ -355,8 +357,6 @@ def clear_results(session: Session, job_id: str) -> None:
 
     Usage is not touched: it is written as an upsert, estimate first and billed usage after.
     """
-    from imagejobs.store.models import Detection, JobResult, Mask
-
     for model in (Detection, Mask, JobResult):
         session.execute(delete(model).where(model.job_id == job_id))
     session.flush()
