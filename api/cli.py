@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from api.client import FINAL_STATUSES, ImageJobsClient, ImageJobsError, JobWaitTimeout
+from imagejobs.core.jobspec import fields_from_flags
 
 console = Console()
 err = Console(stderr=True)
@@ -131,10 +132,9 @@ def remote_submit(
     as_json: AsJson = False,
 ) -> None:
     """Submit a job to a remote API; prints its id (or, with --wait, its result)."""
-    fields: dict[str, Any] = {"model": model, "question": question, "webhook_url": webhook_url}
-    fields["target" if task in ("detect", "segment") else "prompt"] = prompt
-    if labels:
-        fields["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
+    fields = fields_from_flags(
+        task, prompt=prompt, question=question, labels=labels, model=model, webhook_url=webhook_url
+    )
     sources: list[str | Path] = [
         s if s.startswith(("http://", "https://")) else Path(s) for s in images
     ]

@@ -154,7 +154,7 @@ def submit(
             as_json=as_json,
         )
         return
-    from imagejobs.core.jobspec import JobSpec
+    from imagejobs.core.jobspec import JobSpec, fields_from_flags
     from imagejobs.store.blobs import DirectoryBlobStore
     from imagejobs.submission import ImageInput, submit_job
 
@@ -165,19 +165,15 @@ def submit(
         if not path.is_file():
             raise typer.BadParameter(f"{path}: no such file", param_hint="IMAGES")
         inputs.append(ImageInput(data=path.read_bytes(), filename=path.name))
-    fields: dict[str, Any] = {
-        "task": task,
-        "model": model,
-        "question": question,
-        "webhook_url": webhook_url,
-    }
-    if task in ("detect", "segment"):
-        fields["target"] = prompt
-    else:
-        fields["prompt"] = prompt
-    if labels:
-        fields["labels"] = [label for label in labels.split(",") if label.strip()]
-    spec = _validated(JobSpec, fields)
+    fields = fields_from_flags(
+        task,
+        prompt=prompt,
+        question=question,
+        labels=labels,
+        model=model,
+        webhook_url=webhook_url,
+    )
+    spec = _validated(JobSpec, {"task": task, **fields})
     try:
         submitted = submit_job(
             settings, DirectoryBlobStore(settings.effective_blob_dir), spec, inputs

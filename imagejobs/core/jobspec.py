@@ -11,6 +11,7 @@ from imagejobs.core.tokens import normalise_media_resolution
 
 Task = Literal["caption", "ask", "classify", "detect", "segment", "compare"]
 TASKS: tuple[str, ...] = ("caption", "ask", "classify", "detect", "segment", "compare")
+SPATIAL_TASKS = ("detect", "segment")  # boxes refer to one image: one Gemini call per image
 WEBHOOK_EVENTS = ("job.started", "job.succeeded", "job.failed", "job.canceled")
 DEFAULT_WEBHOOK_EVENTS = ["job.succeeded", "job.failed", "job.canceled"]
 MAX_IMAGES = 3600
@@ -104,3 +105,24 @@ class JobSpec(BaseModel):
             "multi_label": self.multi_label,
             "target": self.target,
         }
+
+
+def fields_from_flags(
+    task: str,
+    *,
+    prompt: str | None,
+    question: str | None,
+    labels: str | None,
+    model: str | None,
+    webhook_url: str | None,
+) -> dict[str, Any]:
+    """Job fields (without ``task``) from command-line flags.
+
+    ``--prompt`` says what to find for detect and segment, and is the prompt otherwise;
+    ``--labels`` is comma-separated.
+    """
+    fields: dict[str, Any] = {"model": model, "question": question, "webhook_url": webhook_url}
+    fields["target" if task in SPATIAL_TASKS else "prompt"] = prompt
+    if labels:
+        fields["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
+    return fields
