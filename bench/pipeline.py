@@ -25,13 +25,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-BENCH_DB = "imagejobs_bench"
-BENCH_REDIS_DB = 14
+from tests.services import claim_redis_db, database_name, fresh_database  # noqa: E402
+
+BENCH_BROKER_URL = claim_redis_db()  # this run's own Redis database and Postgres database
 _tmp = Path(tempfile.mkdtemp(prefix="imagejobs-bench-"))
 os.environ.update(
     {
-        "IMAGEJOBS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}",
-        "IMAGEJOBS_BROKER_URL": f"redis://127.0.0.1:6379/{BENCH_REDIS_DB}",
+        "IMAGEJOBS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database_name('bench')}",
+        "IMAGEJOBS_BROKER_URL": BENCH_BROKER_URL,
         "IMAGEJOBS_BLOB_DIR": str(_tmp / "blobs"),
         "IMAGEJOBS_DATA_DIR": str(_tmp / "data"),
     }
@@ -48,7 +49,7 @@ from imagejobs.store.db import session_scope  # noqa: E402
 from imagejobs.store.migrate import migrate  # noqa: E402
 from imagejobs.store.models import Job  # noqa: E402
 from imagejobs.submission import ImageInput, submit_job  # noqa: E402
-from tests.services import WorkerProcess, fresh_database, fresh_redis  # noqa: E402
+from tests.services import WorkerProcess  # noqa: E402
 from worker.celery_app import NOOP, QUEUE, RUN_JOB, app  # noqa: E402
 
 
@@ -209,8 +210,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="worker processes (cores)")
     parser.add_argument("--only", choices=("throughput", "inflight"))
     args = parser.parse_args()
-    migrate(fresh_database(BENCH_DB))
-    fresh_redis(BENCH_REDIS_DB)
+    migrate(fresh_database("bench"))
     if args.only in (None, "throughput"):
         throughput(args.jobs, 32, args.processes)
     if args.only in (None, "inflight"):

@@ -59,12 +59,16 @@ def worker(
     ] = None,
     loglevel: Annotated[str, typer.Option()] = "INFO",
     node: Annotated[str, typer.Option(help="Celery node name")] = "imagejobs@%h",
+    child: Annotated[
+        bool, typer.Option("--child", hidden=True, help="Run Celery in this process")
+    ] = False,
 ) -> None:
     """Run Celery workers: threads for the waiting, one process per core for the computing.
 
     A Gemini call is seconds of waiting, so each process runs a threads pool (hundreds of calls
     in flight for little memory); the Python work around each call (decoding, parsing, masks,
-    SQL) holds the GIL, so one process per core keeps both cores busy.
+    SQL) holds the GIL, so one process per core keeps both cores busy. On a real broker the
+    processes run under a supervisor that restarts one that dies.
     """
     from worker.runtime import build_gemini
 
@@ -72,8 +76,7 @@ def worker(
     build_gemini(settings)  # fail now, naming the setting, rather than on the first job
     embedded = settings.uses_embedded_broker
     threads = concurrency or (8 if embedded else settings.worker_concurrency)
-    count = 1 if embedded else (processes or os.cpu_count() or 1)
-    if count == 1:
+    if child or embedded:
         from worker.celery_app import QUEUE
         from worker.celery_app import app as celery_app
 
@@ -96,8 +99,9 @@ def worker(
         return
     from worker.supervisor import supervise
 
+    count = processes or os.cpu_count() or 1
     per_process = max(1, threads // count)
-    raise typer.Exit(supervise(count, per_process, loglevel))
+    raise typer.Exit(supervise(count, per_process, loglevel, node))
 
 
 RemoteApi = Annotated[

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     lease_s: float = Field(default=600.0, gt=0)
     sweep_interval_s: float = Field(default=5.0, gt=0)
     worker_concurrency: int = Field(default=200, ge=1)
+    # Each worker writes a file named after its node here once it consumes (process managers,
+    # health checks and the test harness read it; brokers without broadcast cannot be pinged).
+    ready_dir: Path | None = None
     prices: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     # Webhooks and URL fetching.

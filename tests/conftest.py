@@ -14,23 +14,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.services import WorkerProcess
+from tests.services import WorkerProcess, claim_redis_db, database_name
 
 if TYPE_CHECKING:
     from imagejobs.emulator import EmulatorServer
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="imagejobs-tests-"))
-TEST_DB = os.environ.get("IMAGEJOBS_TEST_DB", "imagejobs_test")
+TEST_DB = database_name("main")  # this run's own database (tests/services.py)
 DOWNSCALE_LONGEST_SIDE = 1024
 WEBHOOK_SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWltYWdlam9icw=="
-TEST_REDIS_DB = int(os.environ.get("IMAGEJOBS_TEST_REDIS_DB", "13"))
+TEST_BROKER_URL = claim_redis_db()  # this run's own Redis database number
 
 os.environ.update(
     {
         "IMAGEJOBS_DATA_DIR": str(_RUN_DIR / "data"),
         "IMAGEJOBS_BLOB_DIR": str(_RUN_DIR / "blobs"),
         "IMAGEJOBS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{TEST_DB}",
-        "IMAGEJOBS_BROKER_URL": f"redis://127.0.0.1:6379/{TEST_REDIS_DB}",
+        "IMAGEJOBS_BROKER_URL": TEST_BROKER_URL,
     }
 )
 for _name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "IMAGEJOBS_GEMINI_API_KEY"):
@@ -49,7 +49,7 @@ def database_url() -> Iterator[str]:
     from imagejobs.store.migrate import migrate
     from tests.services import fresh_database
 
-    url = fresh_database(TEST_DB)
+    url = fresh_database("main")
     migrate(url)
     yield url
     dispose_all()
@@ -57,9 +57,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def broker_url() -> str:
-    from tests.services import fresh_redis
-
-    return fresh_redis(TEST_REDIS_DB)
+    return TEST_BROKER_URL
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from celery.signals import worker_ready
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -32,12 +33,17 @@ def run_job_task(job_id: str) -> str:
 
 
 @worker_ready.connect
-def _on_worker_ready(**_: object) -> None:
+def _on_worker_ready(sender: object = None, **_: object) -> None:
     """Build the runtime now, so a wrong setting stops the worker at start, then start sweeping."""
     for name in ("httpx", "httpx2", "httpcore"):  # one INFO line per Gemini request is noise
         logging.getLogger(name).setLevel(logging.WARNING)
     get_runtime()
-    Sweeper(get_settings()).start()
+    settings = get_settings()
+    Sweeper(settings).start()
+    if settings.ready_dir is not None:
+        settings.ready_dir.mkdir(parents=True, exist_ok=True)
+        node = str(getattr(sender, "hostname", None) or os.getpid())
+        (settings.ready_dir / node).write_text(str(os.getpid()))
 
 
 @app.task(name=DELIVER_WEBHOOK, **RETRY_WHILE_DB_UNAVAILABLE)

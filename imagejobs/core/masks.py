@@ -1,6 +1,6 @@
 """Decode Gemini segmentation masks into boolean box-sized arrays (vectorised numpy).
 
-Mask shapes seen from real Gemini (shared/fixtures/real-gemini-outputs.json):
+Mask shapes seen from real Gemini (tests/fixtures/real-gemini-outputs.json):
 
 * ``data:image/png;base64,...``: a PNG probability map (0..255, typically 256x256 grayscale)
   covering the BOX only. It is resized BILINEAR to the box size and thresholded ``> 127``.

@@ -2,7 +2,7 @@
 
 Real models wrap JSON in ```json fences even when told not to, add prose before and after,
 repeat boxes with different labels and get cut off at max output tokens (see
-shared/fixtures/real-gemini-outputs.json). Everything here is pure text/JSON handling.
+tests/fixtures/real-gemini-outputs.json). Everything here is pure text/JSON handling.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ with it. It only does arithmetic on image sizes, so it never needs the pixels.
   (LOW 280, MEDIUM 560, HIGH 1,120, the default for images, ULTRA_HIGH 2,240).
 
 Real ``countTokens`` and billed usage often disagree with this rule (see the recorded outputs in
-shared/fixtures); it is an estimate that the pipeline stores next to the billed usage.
+tests/fixtures); it is an estimate that the pipeline stores next to the billed usage.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, JobResult
 from imagejobs.submission import ImageInput, submit_job
 from tests.e2e.test_tasks import scene_a
-from tests.services import WorkerProcess, fresh_database, fresh_redis
+from tests.services import WorkerProcess, claim_redis_db, fresh_database
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +28,9 @@ def test_killed_worker_job_is_taken_over_after_its_lease(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     # Its own database and broker, so no other worker of the test run can pick the job up.
-    database = fresh_database("imagejobs_crash")
+    database = fresh_database("crash")
     migrate(database)
-    broker = fresh_redis(12)
+    broker = claim_redis_db()
     env = {
         "IMAGEJOBS_DATABASE_URL": database,
         "IMAGEJOBS_BROKER_URL": broker,

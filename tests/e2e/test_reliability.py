@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,15 +19,10 @@ from imagejobs.store.db import session_scope
 from imagejobs.store.models import UploadedFile
 from tests.e2e.conftest import Submit, wait_job
 from tests.e2e.test_tasks import assert_boxes_match, scene_a
+from tests.recorded import load_records
 from worker.celery_app import QUEUE, RUN_JOB, app
 
 pytestmark = pytest.mark.slow
-
-FIXTURES = Path(
-    os.environ.get(
-        "IMAGEJOBS_FIXTURES_DIR", Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-    )
-)
 
 
 def padded_png(image: Image.Image, total_bytes: int, seed: int) -> bytes:
@@ -196,7 +189,7 @@ def test_bad_inputs_fail_clearly_while_others_succeed(
 
 
 def _fixture(source_contains: str, kind: str) -> dict:
-    records = json.loads((FIXTURES / "real-gemini-outputs.json").read_text())
+    records = load_records()
     for record in records:
         haystack = (record.get("raw_text") or "") + json.dumps(record.get("image"))
         if record["kind"] == kind and source_contains in haystack:

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -14,14 +11,11 @@ from google.genai import errors, types
 from imagejobs.emulator import EmulatorControl, EmulatorControlError
 from imagejobs.emulator.config import EmulatorConfig, Faults
 from imagejobs.emulator.scenes import Scene
-
-FIXTURES = Path("/work/shared/fixtures/real-gemini-outputs.json")
+from tests.recorded import load_records
 
 
 def recorded(kind: str) -> list[dict[str, object]]:
-    if not FIXTURES.exists():
-        pytest.skip("shared recorded outputs not available")
-    return [r for r in json.loads(FIXTURES.read_text()) if r["kind"] == kind]
+    return load_records(kind)
 
 
 def test_script_feeds_recorded_real_outputs_verbatim(

@@ -1,16 +1,13 @@
 """Every recorded real Gemini output goes through the parsers, masks and token estimate.
 
-Fixtures: /work/shared/fixtures/real-gemini-outputs.json (or ``$IMAGEJOBS_FIXTURES_DIR``).
+Fixtures: tests/fixtures/real-gemini-outputs.json (copied from the team's shared recordings).
 Pixel boxes below were computed by hand (``v / 1000 * size``, rounded half-up) and are written
 literally. Token records document how far the documented rule is from what Gemini reported.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,18 +22,9 @@ from imagejobs.core.parsing import (
     parse_model_output,
 )
 from imagejobs.core.tokens import image_tokens
+from tests.recorded import load_records
 
-
-def _fixtures_dir() -> Path:
-    env = os.environ.get("IMAGEJOBS_FIXTURES_DIR")
-    return Path(env) if env else Path(__file__).parents[2].parent / "shared" / "fixtures"
-
-
-FIXTURE_FILE = _fixtures_dir() / "real-gemini-outputs.json"
-if not FIXTURE_FILE.is_file():
-    pytest.skip(f"recorded outputs not found at {FIXTURE_FILE}", allow_module_level=True)
-
-RECORDS: list[dict[str, Any]] = json.loads(FIXTURE_FILE.read_text(encoding="utf-8"))
+RECORDS: list[dict[str, Any]] = load_records()
 SPATIAL = [(i, r) for i, r in enumerate(RECORDS) if r["kind"] in ("detection", "segmentation")]
 TOKEN_RECORDS = [(i, r) for i, r in enumerate(RECORDS) if r["kind"] == "tokens"]
 
