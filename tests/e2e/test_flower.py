@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import Submit, wait_job
 from tests.e2e.test_tasks import scene_a
-from tests.services import REPO
+from tests.services import REPO, WorkerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -53,10 +53,12 @@ def poll(url: str, ok: object, timeout_s: float = 30.0) -> object:
     raise AssertionError(f"{url} never showed what was expected; last answer: {last}")
 
 
-def test_flower_shows_workers_and_tasks(flower_url: str, submit: Submit) -> None:
+def test_flower_shows_workers_and_tasks(
+    flower_url: str, submit: Submit, worker: WorkerProcess
+) -> None:
     workers = poll(
         f"{flower_url}/api/workers?refresh=1",
-        lambda data: any(name.startswith("imagejobs@") for name in data),
+        lambda data: set(worker.nodes) <= set(data),
     )
     assert workers
     job_id = submit([scene_a().encode("PNG")], task="caption")
