@@ -221,12 +221,74 @@ def test_header_garbage_is_corrupt() -> None:
     assert "PNG" in str(err.value)
 
 
-def test_truncated_jpeg_fails_at_decode() -> None:
-    data = encode(Image.effect_noise((300, 200), 60).convert("RGB"), "JPEG")
-    short = data[: len(data) // 2]
-    info = inspect_image(short, **LIMITS)  # a JPEG header alone cannot show the cut
+def photo(width: int = 300, height: int = 200) -> Image.Image:
+    """Noise: every codec has to spend bytes on it, so a cut lands in the pixel data."""
+    return Image.effect_noise((width, height), 60).convert("RGB")
+
+
+TRUNCATABLE = [
+    ("PNG", {}),
+    ("JPEG", {}),
+    ("JPEG", {"progressive": True}),
+    ("WEBP", {}),
+    ("WEBP", {"lossless": True}),
+    ("HEIF", {}),
+]
+
+
+@pytest.mark.parametrize(("fmt", "options"), TRUNCATABLE)
+@pytest.mark.parametrize("keep", [0.5, 0.9, -2])
+def test_truncated_images_are_refused_before_sending(
+    fmt: str, options: dict[str, object], keep: float
+) -> None:
+    """Whatever the format, a cut file never reaches Gemini, upright and small or not."""
+    data = encode(photo(), fmt, None, **options)
+    short = data[: int(len(data) * keep)] if keep > 0 else data[: int(keep)]
     with pytest.raises(ImageRejected) as err:
-        decode_upright(short, info)
+        info = inspect_image(short, **LIMITS)
+        prepare_for_send(short, info, longest_side=None)
+    assert err.value.code == "corrupt"
+    assert _mime_name(fmt) in str(err.value)
+
+
+def _mime_name(fmt: str) -> str:
+    return "HEIC" if fmt == "HEIF" else fmt
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("PNG", "RGB", {}),
+        ("PNG", "RGBA", {}),
+        ("PNG", "P", {}),
+        ("PNG", "L", {"optimize": True}),
+        ("JPEG", "RGB", {}),
+        ("JPEG", "RGB", {"progressive": True}),
+        ("JPEG", "L", {}),
+        ("JPEG", "CMYK", {}),
+        ("WEBP", "RGB", {}),
+        ("WEBP", "RGBA", {"lossless": True}),
+        ("HEIF", "RGB", {}),
+        ("HEIF", "RGBA", {}),
+    ],
+)
+def test_good_images_of_every_type_are_sent_as_they_are(
+    fmt: str, mode: str, options: dict[str, object]
+) -> None:
+    data = encode(photo().convert(mode), fmt, None, **options)
+    info = inspect_image(data, **LIMITS)
+    sent = prepare_for_send(data, info, longest_side=None)
+    assert sent.data is data
+    assert (sent.width, sent.height) == (300, 200)
+
+
+def test_a_damaged_jpeg_is_refused_even_when_downscaled() -> None:
+    """The reduced-scale (draft) decode of the downscale path still reads every byte."""
+    data = encode(photo(1200, 800), "JPEG")
+    short = data[: len(data) * 3 // 4]
+    info = inspect_image(short, **LIMITS)
+    with pytest.raises(ImageRejected) as err:
+        prepare_for_send(short, info, longest_side=100)
     assert err.value.code == "corrupt"
 
 
