@@ -3,12 +3,19 @@
 Unset database and broker URLs mean the embedded defaults (a SQLite file and kombu's SQLAlchemy
 transport on another SQLite file under ``IMAGEJOBS_DATA_DIR``), so a fresh machine runs the demo
 with no services. Production sets Postgres, Redis and Gemini through the environment.
+
+Folders are made absolute once, when the settings are read: the data folder defaults to the
+user's data folder (not the working directory), and a relative ``IMAGEJOBS_DATA_DIR`` or
+``IMAGEJOBS_BLOB_DIR`` is taken relative to the directory the process started in. So a job
+submitted from one directory finds its images in a worker started in another.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,18 @@ class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names it."""
 
 
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/imagejobs``, else ``~/.local/share/imagejobs``: one place per user,
+    whatever the working directory (a temp folder when there is no home)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "imagejobs"
+    try:
+        return Path.home() / ".local" / "share" / "imagejobs"
+    except RuntimeError:  # no HOME and no passwd entry
+        return Path(tempfile.gettempdir()) / "imagejobs"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IMAGEJOBS_",
@@ -44,7 +63,7 @@ class Settings(BaseSettings):
     )
 
     # Where embedded state lives (SQLite database, embedded broker, blobs) when nothing is set.
-    data_dir: Path = Path(".imagejobs")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     broker_url: str | None = None
     blob_dir: Path | None = None
@@ -121,6 +140,11 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, amqp:// or sqla+ URL")
         return value
 
+    @field_validator("data_dir", "blob_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
     @field_validator("gemini_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -134,17 +158,17 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'imagejobs.db').resolve()}"
+        return f"sqlite:///{self.data_dir / 'imagejobs.db'}"
 
     @property
     def effective_broker_url(self) -> str:
         if self.broker_url:
             return self.broker_url
-        return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
+        return f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
 
     @property
     def effective_blob_dir(self) -> Path:
-        return (self.blob_dir or self.data_dir / "blobs").resolve()
+        return self.blob_dir or self.data_dir / "blobs"
 
     @property
     def uses_embedded_broker(self) -> bool:

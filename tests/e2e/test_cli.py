@@ -90,9 +90,10 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGEJOBS_", "GEMINI_"))}
     env.pop("GOOGLE_API_KEY", None)
     env["COLUMNS"] = "160"
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")  # the user's data folder, not the cwd
     out = imagejobs("demo", "-o", str(tmp_path / "overlays"), env=env, cwd=tmp_path)
     assert "9 of 9 jobs succeeded" in out
     assert "[imagejobs emulator]" in out
-    assert (tmp_path / ".imagejobs" / "imagejobs.db").exists()
+    assert (tmp_path / "data" / "imagejobs" / "imagejobs.db").exists()
     written = sorted(p.name for p in (tmp_path / "overlays").iterdir())
     assert "segment-scene-1.png" in written and len(written) >= 5

@@ -31,6 +31,31 @@ def test_unset_database_and_broker_mean_embedded_defaults(clean_env: Path) -> No
     assert settings.effective_blob_dir == clean_env / "state" / "blobs"
 
 
+def test_relative_folders_become_absolute_once(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGEJOBS_DATA_DIR", "rel/state")
+    monkeypatch.setenv("IMAGEJOBS_BLOB_DIR", "rel/blobs")
+    settings = load_settings()
+    monkeypatch.chdir(clean_env.parent)  # where the process works later does not matter
+    assert settings.data_dir == clean_env / "rel" / "state"
+    assert settings.effective_blob_dir == clean_env / "rel" / "blobs"
+    assert settings.effective_database_url == f"sqlite:///{clean_env / 'rel/state/imagejobs.db'}"
+    assert settings.effective_broker_url == f"sqla+sqlite:///{clean_env / 'rel/state/broker.db'}"
+
+
+def test_the_default_data_dir_is_the_users_not_the_working_directory(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(clean_env / "home"))
+    settings = load_settings()
+    assert settings.data_dir == clean_env / "home" / ".local" / "share" / "imagejobs"
+    assert settings.effective_blob_dir == settings.data_dir / "blobs"
+    monkeypatch.setenv("XDG_DATA_HOME", str(clean_env / "xdg"))
+    assert load_settings().data_dir == clean_env / "xdg" / "imagejobs"
+
+
 def test_production_urls_and_key_aliases(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMAGEJOBS_DATABASE_URL", "postgres://u:p@db/imagejobs")
     monkeypatch.setenv("IMAGEJOBS_BROKER_URL", "redis://redis:6379/0")
