@@ -1,9 +1,13 @@
 """Turning a job request (JSON, multipart, or a Celery interop payload) into a JobSpec and images.
 
 Everything is checked here so a producer hears about a bad field at once, by name: the JobSpec
-fields, each image (base64, size, type sniffed from its bytes, URL form), the webhook URL form and
-the image count. URL *addresses* are not checked here: the worker checks them (with its own
-allowlist) right before it connects.
+fields, each image (base64, size, type sniffed from its bytes, URL form), the image count, and the
+webhook URL with the address guard the sender uses (resolved now, with the allowlist, so a callback
+that every delivery would refuse is a 422 instead of hours of failed attempts). Image URL
+*addresses* are checked by the worker (with its own allowlist) right before it fetches them; the
+sender checks the callback address again before each delivery.
+
+Resolving a name blocks: call :func:`parse_job` from a worker thread, not the event loop.
 """
 
 from __future__ import annotations
@@ -11,16 +15,25 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from api.jsonbody import check_value_depth
 from api.problems import FieldError, ProblemError, invalid, validation_errors
 from api.schemas import JobRequest
 from imagejobs.core.imageinfo import describe_unsupported, sniff_mime
-from imagejobs.core.jobspec import JobSpec
-from imagejobs.net.guard import InvalidURL, parse_and_check_url
+from imagejobs.core.jobspec import TOO_LARGE, JobSpec
+from imagejobs.net.guard import (
+    Allowlist,
+    BlockedAddress,
+    InvalidURL,
+    UnresolvableHost,
+    check_url,
+    parse_and_check_url,
+)
+from imagejobs.settings import Settings
 from imagejobs.submission import ImageInput
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -31,6 +44,15 @@ IDEMPOTENCY_KEY_MAX = 200
 class Limits:
     max_image_bytes: int
     max_images: int
+    url_allowlist: Allowlist = field(default_factory=lambda: Allowlist.parse(()))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_image_bytes=settings.max_image_bytes,
+            max_images=settings.max_images_per_job,
+            url_allowlist=Allowlist.parse(settings.url_allowlist),
+        )
 
 
 @dataclass(frozen=True)
@@ -39,12 +61,9 @@ class ParsedJob:
     images: list[ImageInput]
 
 
-def bad(field: str, message: str, status: int = 422) -> ProblemError:
-    if status == 422:
-        return invalid([FieldError(field=field, message=message)])
-    return ProblemError(
-        status, f"{field}: {message}", errors=[FieldError(field=field, message=message)]
-    )
+def bad(name: str, message: str, status: int = 422) -> ProblemError:
+    """A problem (422 unless ``status``) naming the field ``name``."""
+    return invalid([FieldError(field=name, message=message)], status)
 
 
 def check_text(value: Any, path: str = "body") -> None:
@@ -92,6 +111,22 @@ def check_image_bytes(data: bytes, field: str, label: str, limits: Limits) -> No
         )
 
 
+def check_callback_url(url: str, allowlist: Allowlist) -> None:
+    """Refuse (422 naming ``webhook_url``) a callback URL the webhook sender would refuse: the
+    same guard (:func:`imagejobs.net.guard.check_url`), so a name must resolve, to addresses the
+    guard admits."""
+    try:
+        check_url(url, allowlist=allowlist)
+    except BlockedAddress as exc:
+        raise bad(
+            "webhook_url",
+            f"{exc}; deliveries would be refused (an operator can admit the host with "
+            "IMAGEJOBS_URL_ALLOWLIST)",
+        ) from None
+    except (InvalidURL, UnresolvableHost) as exc:
+        raise bad("webhook_url", str(exc)) from None
+
+
 def _decode_base64(text: str, field: str) -> bytes:
     cleaned = "".join(text.split())
     if cleaned.startswith("data:") and "," in cleaned:  # a data: URL
@@ -118,6 +153,7 @@ def parse_job(
     """
     if not isinstance(body, dict):
         raise bad("body", "must be a JSON object")
+    check_value_depth(body)  # before anything recurses into it
     check_text(body)
     body = {k: v for k, v in body.items() if k not in skip_fields}
     raw_images = body.get("images", [])
@@ -142,12 +178,11 @@ def parse_job(
     try:
         request = JobRequest.model_validate(body)
     except ValidationError as exc:
-        raise invalid(validation_errors(list(exc.errors()), default_field="job")) from None
+        errors = list(exc.errors())
+        status = 413 if errors[0].get("type") == TOO_LARGE else 422
+        raise invalid(validation_errors(errors, default_field="job"), status) from None
     if request.webhook_url is not None:
-        try:
-            parse_and_check_url(request.webhook_url)
-        except InvalidURL as exc:
-            raise bad("webhook_url", str(exc)) from None
+        check_callback_url(request.webhook_url, limits.url_allowlist)
     images = list(uploads or [])
     offset = len(images)
     for index, ref in enumerate(request.images):

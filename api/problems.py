@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from imagejobs.core.jobspec import field_errors
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 TITLES = {
@@ -83,40 +85,21 @@ def problem_response(
     )
 
 
-def field_name(loc: tuple[Any, ...] | list[Any], *, skip: int = 0) -> str:
-    """``("body", "images", 0, "url")`` -> ``images[0].url`` (after dropping ``skip`` parts)."""
-    name = ""
-    for part in list(loc)[skip:]:
-        if isinstance(part, int):
-            name += f"[{part}]"
-        else:
-            name += ("." if name else "") + str(part)
-    return name
-
-
-def clean_message(message: str) -> str:
-    return message.removeprefix("Value error, ")
-
-
 def validation_errors(
     errors: list[Any], *, skip: int = 0, default_field: str = "body"
 ) -> list[FieldError]:
-    """Pydantic error dicts as :class:`FieldError`, the field named by its location."""
-    result = []
-    for error in errors:
-        name = field_name(error.get("loc", ()), skip=skip) or default_field
-        message = clean_message(str(error.get("msg", "")))
-        if error.get("type") == "extra_forbidden":
-            message = "unknown field"
-        result.append(FieldError(field=name, message=message))
-    return result
+    """Pydantic error dicts as :class:`FieldError` (worded by :func:`jobspec.field_errors`)."""
+    return [
+        FieldError(field=name, message=message)
+        for name, message in field_errors(errors, skip=skip, default_field=default_field)
+    ]
 
 
-def invalid(errors: list[FieldError]) -> ProblemError:
-    """A 422 whose detail names the first bad field."""
+def invalid(errors: list[FieldError], status: int = 422) -> ProblemError:
+    """A 422 (or ``status``) whose detail names the first bad field."""
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return ProblemError(422, f"{first.field}: {first.message}{more}", errors=errors)
+    return ProblemError(status, f"{first.field}: {first.message}{more}", errors=errors)
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,10 +10,12 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import BlobsDep, ProducerDep, SettingsDep
 from api.intake import Limits, ParsedJob, bad, check_idempotency_key, check_image_bytes, parse_job
+from api.jsonbody import load_json
 from api.paging import BadCursor, decode_cursor, encode_cursor
 from api.problems import Problem, ProblemError
 from api.resources import job_resource, job_summary, links, owned_job
@@ -29,6 +31,7 @@ from imagejobs.submission import IdempotencyConflict, ImageInput, submit_job
 from worker.deliveries import enqueue_pending
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+log = logging.getLogger(__name__)
 
 
 def problem(description: str) -> dict[str, Any]:
@@ -69,31 +72,51 @@ JOB_BODY_DOC: dict[str, Any] = {
 }
 
 
+MAX_FORM_FIELDS = 10  # non-file parts: 'job', and room to name a stray one
+MAX_FORM_PART = 1024 * 1024  # the 'job' part (images are files, bounded by their own limit)
+
+
 def limits(settings: Settings) -> Limits:
-    return Limits(max_image_bytes=settings.max_image_bytes, max_images=settings.max_images_per_job)
+    return Limits.from_settings(settings)
+
+
+async def _read_form(request: Request, lim: Limits) -> FormData:
+    """The multipart form; Starlette's own limits answer 413 naming what is over (not 400)."""
+    try:
+        return await request.form(
+            max_files=lim.max_images, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_PART
+        )
+    except StarletteHTTPException as exc:
+        detail = str(exc.detail)
+        if detail.startswith("Too many files"):
+            raise bad("images", f"at most {lim.max_images} image files per job", 413) from None
+        if detail.startswith("Too many fields"):
+            raise bad(
+                "body",
+                f"more than {MAX_FORM_FIELDS} form fields; send one 'job' field and 'images' files",
+                413,
+            ) from None
+        if detail.startswith(("Part exceeded", "Field exceeded")):
+            raise bad(
+                "job",
+                f"a form field is over {MAX_FORM_PART // 1024} KiB (only 'images' files may be)",
+                413,
+            ) from None
+        raise ProblemError(exc.status_code, f"multipart body: {detail}") from None
 
 
 async def _read_request(request: Request, settings: Settings) -> ParsedJob:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     lim = limits(settings)
     if content_type == "application/json":
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad("body", f"is not valid JSON: {exc}") from None
-        return parse_job(body, lim)
+        body = load_json(await request.body())
+        return await run_in_threadpool(parse_job, body, lim)
     if content_type == "multipart/form-data":
-        form = await request.form(
-            max_files=lim.max_images, max_fields=10, max_part_size=1024 * 1024
-        )
+        form = await _read_form(request, lim)
         job_fields = [v for v in form.getlist("job") if isinstance(v, str)]
         if len(job_fields) != 1:
             raise bad("job", "send exactly one 'job' form field holding the JSON job body")
-        try:
-            body = json.loads(job_fields[0])
-        except ValueError as exc:
-            raise bad("job", f"is not valid JSON: {exc}") from None
+        body = load_json(job_fields[0], "job")
         uploads: list[ImageInput] = []
         for index, part in enumerate(form.getlist("images")):
             field = f"images[{index}]"
@@ -106,7 +129,7 @@ async def _read_request(request: Request, settings: Settings) -> ParsedJob:
         unknown = sorted(set(form.keys()) - {"job", "images"})
         if unknown:
             raise bad(unknown[0], "unknown form field; send 'job' and 'images'")
-        return parse_job(body, lim, uploads=uploads)
+        return await run_in_threadpool(parse_job, body, lim, uploads=uploads)
     raise ProblemError(
         415, "send application/json or multipart/form-data (a 'job' field and 'images' files)"
     )
@@ -167,9 +190,28 @@ def _submit(
         raise bad("Idempotency-Key", str(exc)) from None
     except ValueError as exc:
         raise bad("images", str(exc)) from None
-    with session_scope(settings.effective_database_url) as session:
-        job = owned_job(session, submitted.job_id, producer_id)
-        return job_resource(session, job), submitted.created
+    resource = accepted_resource(settings, submitted.job_id, producer_id, submitted.created)
+    return resource, submitted.created
+
+
+def accepted_resource(
+    settings: Settings, job_id: str, producer_id: str, created: bool
+) -> dict[str, Any]:
+    """The stored job as a resource; if that fails, a minimal one (id, links, and the status
+    when the job was created just now).
+
+    The job is committed by now, so the answer must be a 202 whatever happens: a 500 here would
+    make a client without an Idempotency-Key submit the same job again.
+    """
+    try:
+        with session_scope(settings.effective_database_url) as session:
+            return job_resource(session, owned_job(session, job_id, producer_id))
+    except Exception:
+        log.exception("job %s was stored, but its resource could not be built", job_id)
+        stub: dict[str, Any] = {"id": job_id, "links": links(job_id)}
+        if created:
+            stub["status"] = "queued"
+        return stub
 
 
 @router.get(

@@ -65,7 +65,7 @@ def submit_payload(payload: Any, settings: Settings | None = None) -> dict[str, 
             raise ProblemError(422, "idempotency_key: must be a string")
         key = check_idempotency_key(key)
         producer_id = _producer_id(settings, payload.get("producer"))
-        limits = Limits(settings.max_image_bytes, settings.max_images_per_job)
+        limits = Limits.from_settings(settings)
         parsed = parse_job(payload, limits, allow_sha256=True, skip_fields=ENVELOPE_FIELDS)
         submitted = submit_job(
             settings,

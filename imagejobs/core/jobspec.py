@@ -1,11 +1,19 @@
-"""What a producer asks for: the task, its inputs and options, validated with clear messages."""
+"""What a producer asks for: the task, its inputs and options, validated with clear messages.
+
+The limits here hold for every way in (HTTP, the CLI, Celery interop): ``metadata`` is JSON nested
+at most :data:`MAX_METADATA_DEPTH` levels deep and at most :data:`MAX_METADATA_BYTES` encoded, so
+it always fits a webhook event and every view of the job can be rendered.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from imagejobs.core.tokens import normalise_media_resolution
 
@@ -15,6 +23,84 @@ SPATIAL_TASKS = ("detect", "segment")  # boxes refer to one image: one Gemini ca
 WEBHOOK_EVENTS = ("job.started", "job.succeeded", "job.failed", "job.canceled")
 DEFAULT_WEBHOOK_EVENTS = ["job.succeeded", "job.failed", "job.canceled"]
 MAX_IMAGES = 3600
+MAX_METADATA_DEPTH = 32  # {} is 1 level, {"a": {}} is 2
+MAX_METADATA_BYTES = 16 * 1024  # compact UTF-8 JSON
+TOO_LARGE = "too_large"  # the pydantic error type of a value over a size limit (HTTP 413)
+TOO_DEEP = "too_deep"
+
+
+def nesting_depth(value: Any, *, limit: int) -> int:
+    """How deep dicts and lists nest in ``value`` (a scalar is 0, ``{}`` is 1), without recursion.
+
+    Counting stops as soon as ``limit`` is passed (so a cyclic value ends too): any result over
+    ``limit`` only means "too deep".
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[Any]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def too_deep_message(limit: int = MAX_METADATA_DEPTH) -> str:
+    return f"is nested deeper than the limit of {limit} levels"
+
+
+def check_metadata(value: Any) -> None:
+    """Raise PydanticCustomError (type ``too_deep``, ``too_large`` or ``json_invalid``) unless
+    ``value`` is JSON within the metadata limits."""
+    if nesting_depth(value, limit=MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise PydanticCustomError(TOO_DEEP, too_deep_message())
+    try:
+        encoded = json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("json_invalid", "is not valid Unicode text") from None
+    except (TypeError, ValueError) as exc:
+        raise PydanticCustomError(
+            "json_invalid", "must be JSON (no NaN or Infinity): {reason}", {"reason": str(exc)}
+        ) from None
+    if len(encoded) > MAX_METADATA_BYTES:
+        raise PydanticCustomError(
+            TOO_LARGE,
+            "is {size} bytes as JSON; the limit is {limit} bytes",
+            {"size": len(encoded), "limit": MAX_METADATA_BYTES},
+        )
+
+
+def field_errors(
+    errors: Iterable[Any], *, skip: int = 0, default_field: str = "body"
+) -> list[tuple[str, str]]:
+    """``(field, message)`` for each pydantic error dict: the one place they are worded.
+
+    The field is the dotted location (``images[0].url``, after dropping ``skip`` parts, or
+    ``default_field`` for a whole-object error); pydantic's "Value error, " and "Assertion
+    failed, " prefixes are dropped, and an unknown field says so.
+    """
+    result = []
+    for error in errors:
+        name = ""
+        for part in list(error.get("loc", ()))[skip:]:
+            name += f"[{part}]" if isinstance(part, int) else ("." if name else "") + str(part)
+        message = str(error.get("msg", ""))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        result.append((name or default_field, message))
+    return result
 
 
 class JobOptions(BaseModel):
@@ -61,6 +147,12 @@ class JobSpec(BaseModel):
         if len(set(cleaned)) != len(cleaned):
             raise ValueError("labels must be unique")
         return cleaned
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata(cls, value: Any) -> Any:
+        check_metadata(value)
+        return value
 
     @field_validator("webhook_events")
     @classmethod

@@ -23,7 +23,7 @@ from PIL import Image
 
 from api.client import ImageJobsClient
 from api.producers import NewKey, create_key
-from imagejobs.settings import get_settings
+from imagejobs.settings import Settings, get_settings
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -55,11 +55,20 @@ def serve(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+# The worker fixture's allowlist (tests/conftest.py): local receivers are admitted by both.
+API_URL_ALLOWLIST = ["127.0.0.1", "localhost"]
+
+
+def api_settings(**changes: Any) -> Settings:
+    """The test process's settings as the API should see them (the worker's allowlist)."""
+    return get_settings().model_copy(update={"url_allowlist": API_URL_ALLOWLIST, **changes})
+
+
 @pytest.fixture(scope="session")
 def api_url(database_url: str, broker_url: str) -> Iterator[str]:
     from api.app import create_app
 
-    with serve(create_app(get_settings())) as url:
+    with serve(create_app(api_settings())) as url:
         yield url
 
 

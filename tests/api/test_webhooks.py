@@ -3,19 +3,31 @@ the scaled schedule with one webhook-id, 410, redirects, the address guard, repl
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from api.client import ImageJobsClient, verify_webhook
 from api.producers import NewKey
-from imagejobs.settings import DEFAULT_WEBHOOK_SCHEDULE
-from tests.api.conftest import LocalHTTP, Request, event_of, png, wait_for
+from imagejobs.settings import DEFAULT_WEBHOOK_SCHEDULE, get_settings
+from tests.api.conftest import (
+    LocalHTTP,
+    Request,
+    api_settings,
+    event_of,
+    png,
+    serve,
+    wait_for,
+)
 from tests.services import WorkerProcess
+from worker.interop import submit_payload
 
 pytestmark = pytest.mark.slow
 
@@ -168,18 +180,84 @@ def test_refused_image_urls_fail_the_job_without_a_connection(
     assert trap.connections == 0
 
 
-def test_refused_callback_url_is_never_contacted(
-    client: ImageJobsClient, worker: WorkerProcess, local_http: Callable[..., LocalHTTP]
+def test_refused_callback_url_is_422_at_intake(
+    api_url: str,
+    make_producer: Callable[[str], NewKey],
+    local_http: Callable[..., LocalHTTP],
 ) -> None:
+    trap = local_http("127.0.0.2")  # loopback, but not on the allowlist
+    owner = make_producer("callbacks")
+    auth = {"Authorization": f"Bearer {owner.api_key}"}
+    cases = {
+        trap.url("/hook"): "127.0.0.2 is a loopback address",
+        "http://169.254.169.254/hook": "link-local (cloud metadata)",
+        "http://10.0.0.1/hook": "a private address",
+        "http://[::1]:8080/hook": "loopback",
+        "http://0x7f.2/hook": "loopback",
+        "http://no-such-host.invalid/hook": "could not resolve host",
+    }
+    image = {"data": base64.b64encode(png()).decode()}
+    for url, words in cases.items():
+        body = {"task": "caption", "images": [image], "webhook_url": url}
+        response = httpx.post(f"{api_url}/v1/jobs", json=body, headers=auth)
+        assert response.status_code == 422, (url, response.text)
+        problem = response.json()
+        assert problem["errors"][0]["field"] == "webhook_url", problem
+        assert words in problem["errors"][0]["message"], problem
+        multipart = httpx.post(
+            f"{api_url}/v1/jobs",
+            data={"job": json.dumps({"task": "caption", "webhook_url": url})},
+            files=[("images", ("a.png", png(), "image/png"))],
+            headers=auth,
+        )
+        assert multipart.status_code == 422, (url, multipart.text)
+        assert multipart.json()["errors"][0]["field"] == "webhook_url"
+    refused = httpx.post(
+        f"{api_url}/v1/jobs",
+        json={"task": "caption", "images": [image], "webhook_url": trap.url("/hook")},
+        headers=auth,
+    ).json()
+    assert "IMAGEJOBS_URL_ALLOWLIST" in refused["detail"]
+    with ImageJobsClient(api_url, owner.api_key) as c:
+        assert list(c.list()) == []  # nothing was stored
+    assert trap.connections == 0
+
+
+def test_interop_refuses_callbacks_the_guard_refuses(
+    alpha: NewKey, local_http: Callable[..., LocalHTTP]
+) -> None:
+    receiver = local_http()
+    image = {"data": base64.b64encode(png()).decode()}
+    payload = {"task": "caption", "images": [image], "webhook_url": receiver.url("/hook")}
+    plain = get_settings()  # this process: no allowlist, so 127.0.0.1 is refused
+    assert plain.url_allowlist == []
+    refused = submit_payload({**payload, "producer": alpha.producer.name}, plain)
+    assert refused["error"]["status"] == 422
+    assert refused["error"]["errors"][0]["field"] == "webhook_url"
+    assert "loopback" in refused["error"]["detail"]
+    admitted = submit_payload({**payload, "producer": alpha.producer.name}, api_settings())
+    assert "job_id" in admitted, admitted
+
+
+def test_the_sender_checks_the_callback_again(
+    database_url: str,
+    broker_url: str,
+    alpha: NewKey,
+    worker: WorkerProcess,
+    local_http: Callable[..., LocalHTTP],
+) -> None:
+    """An API that admits more than the worker does: the worker's guard still refuses."""
+    from api.app import create_app
+
     trap = local_http("127.0.0.2")
-    urls = [trap.url("/hook"), "http://169.254.169.254/hook", "http://10.0.0.1/hook"]
-    jobs = [client.submit([png()], task="caption", webhook_url=url) for url in urls]
-    for job in jobs:
-        assert client.wait(job["id"], timeout=60)["status"] == "succeeded"
-        delivery = wait_for(partial(_attempted, client, job["id"]), what="first attempt")[0]
-        first = delivery["attempt_log"][0]
-        assert first["status_code"] is None
-        assert first["error"].startswith("refused:"), first
+    settings = api_settings(url_allowlist=["127.0.0.1", "localhost", "127.0.0.2"])
+    with serve(create_app(settings)) as url, ImageJobsClient(url, alpha.api_key) as c:
+        job = c.submit([png()], task="caption", webhook_url=trap.url("/hook"))
+        assert c.wait(job["id"], timeout=60)["status"] == "succeeded"
+        delivery = wait_for(partial(_attempted, c, job["id"]), what="first attempt")[0]
+    first = delivery["attempt_log"][0]
+    assert first["status_code"] is None
+    assert first["error"].startswith("refused: 127.0.0.2 is a loopback address"), first
     assert trap.connections == 0
 
 
