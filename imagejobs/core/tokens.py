@@ -6,8 +6,15 @@ with it. It only does arithmetic on image sizes, so it never needs the pixels.
 * Gemini 1.x / 2.x: 258 tokens when both sides are <= 384 px; otherwise the image is cut into
   square crops of ``unit = clamp(floor(min(w, h) / 1.5), 256, 768)`` px and every crop costs 258
   tokens (the docs' example: 960x540 -> unit 360 -> 3 x 2 tiles -> 1,548 tokens).
-* Gemini 3 and later: a flat budget per image chosen by ``media_resolution``
-  (LOW 280, MEDIUM 560, HIGH 1,120, the default for images, ULTRA_HIGH 2,240).
+  With a global ``generationConfig.mediaResolution`` the 2.x cost is flat instead: LOW 64,
+  MEDIUM 256, HIGH 256 ("zoomed reframing with 256 tokens", google-genai's MediaResolution).
+  2.x has no per-part resolution: a per-part level is ignored (imagejobs never sends one).
+* Gemini 3 and later: a flat budget per image chosen by ``media_resolution``, per part first,
+  else the global level, else HIGH: LOW 280, MEDIUM 560, HIGH 1,120, ULTRA_HIGH 2,240 (per part
+  only).
+
+Which rule applies comes from the model registry (``imagejobs.core.models``); ids it does not
+know use the generation in their name (3 and later: media resolution; else tiles).
 
 Real ``countTokens`` and billed usage often disagree with this rule (see the recorded outputs in
 tests/fixtures); it is an estimate that the pipeline stores next to the billed usage.
@@ -17,6 +24,8 @@ from __future__ import annotations
 
 import math
 import re
+
+from imagejobs.core.models import UnknownModel, model_info
 
 TOKENS_PER_TILE = 258
 SMALL_IMAGE_SIDE = 384
@@ -30,6 +39,7 @@ MEDIA_RESOLUTION_TOKENS: dict[str, int] = {
     "ULTRA_HIGH": 2240,
 }
 DEFAULT_MEDIA_RESOLUTION = "HIGH"
+GLOBAL_2X_TOKENS: dict[str, int] = {"LOW": 64, "MEDIUM": 256, "HIGH": 256}
 
 _FAMILY_RE = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 
@@ -40,10 +50,18 @@ def model_generation(model: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def token_rule(model: str) -> str:
+    """``"tiles"`` or ``"media_resolution"``: the registry's rule, else the name's generation."""
+    try:
+        return model_info(model).family.token_rule
+    except UnknownModel:
+        generation = model_generation(model)
+        return "media_resolution" if generation is not None and generation >= 3 else "tiles"
+
+
 def uses_media_resolution(model: str) -> bool:
     """True for model families billed by ``media_resolution`` (Gemini 3 and later)."""
-    generation = model_generation(model)
-    return generation is not None and generation >= 3
+    return token_rule(model) == "media_resolution"
 
 
 def normalise_media_resolution(value: str | None) -> str:
@@ -71,12 +89,35 @@ def tile_count(width: int, height: int) -> int:
     return math.ceil(width / unit) * math.ceil(height / unit)
 
 
-def image_tokens(model: str, width: int, height: int, media_resolution: str | None = None) -> int:
-    """Estimated prompt tokens of one image of ``width`` x ``height`` sent to ``model``."""
+def image_tokens(
+    model: str,
+    width: int,
+    height: int,
+    media_resolution: str | None = None,
+    *,
+    global_resolution: str | None = None,
+) -> int:
+    """Estimated prompt tokens of one image of ``width`` x ``height`` sent to ``model``.
+
+    ``media_resolution`` is the image part's own level, ``global_resolution`` the request's
+    ``generationConfig.mediaResolution``; either may be None.
+    """
     _check_size(width, height)
+    overall = _level_or_none(global_resolution)
+    if overall == "ULTRA_HIGH":
+        raise ValueError("media_resolution ULTRA_HIGH can only be set per part, not globally")
     if uses_media_resolution(model):
-        return MEDIA_RESOLUTION_TOKENS[normalise_media_resolution(media_resolution)]
+        part = _level_or_none(media_resolution)
+        return MEDIA_RESOLUTION_TOKENS[part or overall or DEFAULT_MEDIA_RESOLUTION]
+    if overall is not None:
+        return GLOBAL_2X_TOKENS[overall]
     return TOKENS_PER_TILE * tile_count(width, height)
+
+
+def _level_or_none(value: str | None) -> str | None:
+    if value is None or value == "" or value.upper() == "MEDIA_RESOLUTION_UNSPECIFIED":
+        return None
+    return normalise_media_resolution(value)
 
 
 def text_tokens(text: str) -> int:

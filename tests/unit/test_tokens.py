@@ -11,6 +11,7 @@ from imagejobs.core.tokens import (
     normalise_media_resolution,
     text_tokens,
     tile_count,
+    token_rule,
     uses_media_resolution,
 )
 
@@ -78,3 +79,31 @@ def test_bad_values() -> None:
 def test_text_tokens() -> None:
     assert text_tokens("") == 0
     assert text_tokens("abcde") == 2
+
+
+def test_rule_comes_from_the_registry_then_the_name() -> None:
+    assert token_rule("gemini-3.5-flash") == "media_resolution"
+    assert token_rule("gemini-2.5-flash-preview-09-2025") == "tiles"
+    assert token_rule("gemini-robotics-er-1.5-preview") == "tiles"  # built on 2.5 Flash
+    assert token_rule("gemini-robotics-er-2-preview") == "media_resolution"  # on 3.5 Flash
+    # Unknown ids keep working by the generation in their name.
+    assert token_rule("models/gemini-pro-vision") == "tiles"
+    assert token_rule("gemini-4-hydrogen") == "media_resolution"
+
+
+def test_gemini3_part_level_wins_over_global() -> None:
+    model = "gemini-3.5-flash"
+    assert image_tokens(model, 640, 480, "LOW", global_resolution="HIGH") == 280
+    assert image_tokens(model, 640, 480, None, global_resolution="MEDIA_RESOLUTION_MEDIUM") == 560
+    assert image_tokens(model, 640, 480, "ULTRA_HIGH", global_resolution="LOW") == 2240
+    with pytest.raises(ValueError, match="per part"):
+        image_tokens(model, 640, 480, None, global_resolution="ULTRA_HIGH")
+
+
+def test_gemini2_global_level_is_flat_and_part_level_is_ignored() -> None:
+    model = "gemini-2.5-flash"
+    assert image_tokens(model, 960, 540, global_resolution="LOW") == 64
+    assert image_tokens(model, 960, 540, global_resolution="MEDIUM") == 256
+    assert image_tokens(model, 960, 540, global_resolution="HIGH") == 256
+    assert image_tokens(model, 960, 540, "LOW") == 1548  # no per-part level on 2.x
+    assert image_tokens(model, 960, 540, global_resolution="MEDIA_RESOLUTION_UNSPECIFIED") == 1548
