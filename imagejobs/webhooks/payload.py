@@ -1,4 +1,5 @@
-"""Webhook event bodies: job id, status, links, metadata and a results summary under 20 KB.
+"""Webhook event bodies: job id, status, task, model, error, links, metadata and a results
+summary, under 20 KB.
 
 The full results stay behind ``GET`` (the ``links``); when the summary would make the event too
 big it is trimmed step by step (heavy fields such as masks dropped, lists cut, long strings
@@ -15,6 +16,7 @@ from typing import Any
 
 EVENT_TYPES: tuple[str, ...] = ("job.started", "job.succeeded", "job.failed", "job.canceled")
 DEFAULT_MAX_BYTES = 20_000
+MAX_ERROR_MESSAGE_CHARS = 1_000  # with metadata's 16 KiB cap, an event always fits
 
 # Keys whose values are bulky by nature (pixel data, polygons, raw model output).
 HEAVY_KEYS = frozenset(
@@ -62,11 +64,14 @@ def build_event(
     *,
     timestamp: datetime | None = None,
 ) -> dict[str, Any]:
-    """The event ``{"type", "timestamp", "data": {id, status, links, metadata, results}}``.
+    """The event ``{"type", "timestamp", "data": {id, status, task, model, error, links,
+    metadata, results}}``.
 
-    ``job`` needs ``id`` and ``status``. The encoded event (:func:`encode_event`) is at most
-    ``max_bytes``; the results summary is trimmed to get there. Raises ValueError naming the
-    problem when an input is wrong or the event cannot fit even with no results.
+    ``job`` needs ``id`` and ``status``; its ``task``, ``model`` and ``error`` (``{"code",
+    "message"}`` or None, its message cut to :data:`MAX_ERROR_MESSAGE_CHARS`) are copied, null
+    when missing. The encoded event (:func:`encode_event`) is at most ``max_bytes``; the results
+    summary is trimmed to get there. Raises ValueError naming the problem when an input is wrong
+    or the event cannot fit even with no results.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(
@@ -87,6 +92,9 @@ def build_event(
         "data": {
             "id": str(job["id"]),
             "status": str(job["status"]),
+            "task": _optional_text(job, "task"),
+            "model": _optional_text(job, "model"),
+            "error": _error(job.get("error")),
             "links": dict(links),
             "metadata": dict(metadata or {}),
             "results": dict(summary),
@@ -109,6 +117,24 @@ def build_event(
         f"webhook event is {bare} bytes even without results (metadata {meta} bytes); "
         f"limit {max_bytes}"
     )
+
+
+def _optional_text(job: Mapping[str, Any], key: str) -> str | None:
+    value = job.get(key)
+    return None if value is None else str(value)
+
+
+def _error(error: Any) -> dict[str, str | None] | None:
+    """``{"code", "message"}`` from the job's error (a mapping), or None when there is none."""
+    if error is None:
+        return None
+    if not isinstance(error, Mapping):
+        raise ValueError(f"job error must be a dict with code and message, got {error!r}")
+    code, message = error.get("code"), error.get("message")
+    text = None if message is None else str(message)
+    if text is not None and len(text) > MAX_ERROR_MESSAGE_CHARS:  # the full one is behind GET
+        text = text[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
+    return {"code": None if code is None else str(code), "message": text}
 
 
 def _size(event: Mapping[str, Any]) -> int:

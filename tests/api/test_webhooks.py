@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -23,11 +25,15 @@ from tests.api.conftest import (
     api_settings,
     event_of,
     png,
+    scene_png,
     serve,
     wait_for,
 )
 from tests.services import WorkerProcess
 from worker.interop import submit_payload
+
+if TYPE_CHECKING:
+    from imagejobs.emulator import EmulatorServer
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +89,83 @@ def test_events_are_signed_and_verify(
             succeeded.body.replace(b"A-1", b"A-2"),
             alpha.producer.webhook_secrets[0],
         )
+
+
+class EventError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+
+
+class EventLinks(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    self: str
+
+
+class EventData(BaseModel):
+    """README, "4. Webhooks": data is {id, status, task, model, error, links, metadata,
+    results} (results summarised, the full job behind links.self)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    status: Literal["running", "succeeded", "failed", "canceled"]
+    task: Literal["caption", "ask", "classify", "detect", "segment", "compare"]
+    model: str = Field(min_length=1)
+    error: EventError | None
+    links: EventLinks
+    metadata: dict[str, Any]
+    results: dict[str, Any]
+
+
+class Event(BaseModel):
+    """README, "4. Webhooks": the body is {"type", "timestamp", "data"}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["job.started", "job.succeeded", "job.failed", "job.canceled"]
+    timestamp: datetime
+    data: EventData
+
+
+def test_delivered_bodies_match_the_readme_schema(
+    client: ImageJobsClient,
+    alpha: NewKey,
+    emulator: EmulatorServer,
+    worker: WorkerProcess,
+    local_http: Callable[..., LocalHTTP],
+) -> None:
+    receiver = local_http()
+    secret = alpha.producer.webhook_secrets[0]
+    ok = client.submit(
+        [scene_png()], task="detect", metadata={"order": 1}, webhook_url=receiver.url("/ok")
+    )
+    assert client.wait(ok["id"], timeout=60)["status"] == "succeeded"
+    bad = {"code": 400, "status": "INVALID_ARGUMENT", "message": "Unable to process input image"}
+    emulator.control.script([{"error": bad}])
+    failed = client.submit(
+        [png()], task="caption", metadata={"order": 2}, webhook_url=receiver.url("/failed")
+    )
+    done = client.wait(failed["id"], timeout=60)
+    assert done["status"] == "failed" and done["error"]["code"] == "gemini_400", done["error"]
+    posts = wait_for(lambda: len(receiver.posts()) >= 2 and receiver.posts(), what="2 webhooks")
+    events = {
+        post.path: Event.model_validate(verify_webhook(post.headers, post.body, secret))
+        for post in posts
+    }
+    succeeded, failure = events["/ok"], events["/failed"]
+    assert succeeded.type == "job.succeeded" and succeeded.data.id == ok["id"]
+    assert (succeeded.data.task, succeeded.data.model) == ("detect", ok["model"])
+    assert succeeded.data.error is None and succeeded.data.metadata == {"order": 1}
+    assert succeeded.data.results["detection_count"] == 5  # a summary of the detections
+    assert failure.type == "job.failed" and failure.data.status == "failed"
+    assert (failure.data.task, failure.data.model) == ("caption", failed["model"])
+    assert failure.data.error is not None
+    assert failure.data.error.code == "gemini_400"
+    assert "Unable to process input image" in failure.data.error.message
+    assert failure.data.links.self == f"/v1/jobs/{failed['id']}"
 
 
 def test_three_500s_then_200_four_attempts_one_id_on_schedule(

@@ -11,7 +11,12 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from imagejobs.webhooks.payload import EVENT_TYPES, build_event, encode_event
+from imagejobs.webhooks.payload import (
+    EVENT_TYPES,
+    MAX_ERROR_MESSAGE_CHARS,
+    build_event,
+    encode_event,
+)
 from imagejobs.webhooks.signing import new_secret, sign, verify
 
 JOB = {"id": "job_42", "status": "succeeded"}
@@ -32,12 +37,36 @@ def test_small_event_is_kept_whole() -> None:
         "data": {
             "id": "job_42",
             "status": "succeeded",
+            "task": None,
+            "model": None,
+            "error": None,
             "links": LINKS,
             "metadata": {"order": 7},
             "results": summary,
         },
     }
     assert json.loads(encode_event(built)) == built
+
+
+def test_task_model_and_error_are_copied() -> None:
+    job = {
+        "id": "job_7",
+        "status": "failed",
+        "task": "detect",
+        "model": "gemini-2.5-flash",
+        "error": {"code": "gemini_400", "message": "bad image " + "x" * 5000},
+    }
+    data = build_event("job.failed", job, LINKS, {"order": 7}, {}, timestamp=WHEN)["data"]
+    assert (data["task"], data["model"]) == ("detect", "gemini-2.5-flash")
+    assert data["error"]["code"] == "gemini_400"
+    assert data["error"]["message"].startswith("bad image ")
+    assert len(data["error"]["message"]) == MAX_ERROR_MESSAGE_CHARS  # the rest is behind GET
+    succeeded = build_event(
+        "job.succeeded", {**job, "status": "succeeded", "error": None}, {}, {}, {}
+    )
+    assert succeeded["data"]["error"] is None and succeeded["data"]["task"] == "detect"
+    with pytest.raises(ValueError, match="job error must be a dict"):
+        build_event("job.failed", {**job, "error": "boom"}, {}, {}, {})
 
 
 def test_event_types() -> None:
