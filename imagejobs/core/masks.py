@@ -4,10 +4,14 @@ Mask shapes seen from real Gemini (tests/fixtures/real-gemini-outputs.json):
 
 * ``data:image/png;base64,...``: a PNG probability map (0..255, typically 256x256 grayscale)
   covering the BOX only. It is resized BILINEAR to the box size and thresholded ``> 127``.
-* a polygon: a list of ``[a, b]`` points on 0..1000 of the FULL image (Gemini 3.x, Robotics-ER).
-  The order is unverified; ``box_2d`` is ``[y, x]`` in every Gemini output, so the points are read
-  as ``[y, x]`` too. A list of such polygons is accepted as well.
-* ``<start_of_mask><seg_N>...`` token strings: not decodable without Google's decoder.
+* a polygon: a list of ``[a, b]`` points on 0..1000 of the FULL image (Gemini 3.x, Robotics-ER
+  1.6), or a list of such rings (even-odd: a ring inside another is a hole). Sources disagree on
+  the axis order (Google's points are ``[y, x]``; a forum report calls 3.5 Flash's ``[x, y]``), so
+  both readings are tried against the item's box: the one whose points lie inside the box wins;
+  when both fit equally the caller's default (the model family's ``polygon_axis_default``) is
+  used. The decision and why are recorded on the result (``axis_order``, ``axis_reason``).
+* ``<start_of_mask><seg_N>...`` token strings: not decodable without Google's decoder; when a
+  ``data:image/png;base64,`` map follows the tokens, the map is decoded.
 * nothing at all.
 """
 
@@ -30,11 +34,21 @@ THRESHOLD = 127
 _WHITESPACE = re.compile(r"\s+")
 
 
+AXIS_ORDERS = ("yx", "xy")
+# A point may stray this far outside the box (share of the image side) and still count inside.
+AXIS_TOLERANCE = 0.02
+# One reading must fit this much better (share of points) to beat the other.
+AXIS_MARGIN = 0.1
+
+
 @dataclass
 class DecodedMask:
-    """A boolean mask of shape ``(box.height, box.width)``."""
+    """A boolean mask of shape ``(box.height, box.width)``; polygons say how they were read."""
 
     mask: np.ndarray
+    shape: str = "png"  # "png" | "polygon"
+    axis_order: str | None = None  # polygons: "yx" or "xy"
+    axis_reason: str | None = None
 
     @property
     def area(self) -> int:
@@ -67,15 +81,25 @@ def place_mask(mask: np.ndarray, box: PixelBox, width: int, height: int) -> np.n
 
 
 def decode_mask(
-    mask_field: object, box: PixelBox, image_width: int, image_height: int
+    mask_field: object,
+    box: PixelBox,
+    image_width: int,
+    image_height: int,
+    *,
+    axis_default: str = "yx",
 ) -> DecodedMask | MaskProblem:
-    """Decode one item's ``mask`` into a box-sized boolean mask, or say why it cannot be."""
+    """Decode one item's ``mask`` into a box-sized boolean mask, or say why it cannot be.
+
+    ``axis_default`` ("yx" or "xy") reads polygon points when the box cannot tell the order.
+    """
+    if axis_default not in AXIS_ORDERS:
+        raise ValueError(f"axis_default must be one of {AXIS_ORDERS}, got {axis_default!r}")
     if mask_field is None or (isinstance(mask_field, str) and not mask_field.strip()):
         return MaskProblem("missing: the item has no mask")
     if isinstance(mask_field, str):
         return _decode_string(mask_field.strip(), box)
     if isinstance(mask_field, list | tuple):
-        return _decode_polygons(mask_field, box, image_width, image_height)
+        return _decode_polygons(mask_field, box, image_width, image_height, axis_default)
     return MaskProblem(f"invalid_mask: unsupported mask type {type(mask_field).__name__}")
 
 
@@ -84,9 +108,12 @@ def decode_mask(
 
 def _decode_string(text: str, box: PixelBox) -> DecodedMask | MaskProblem:
     if text.startswith("<start_of_mask>") or "<seg_" in text[:64]:
-        return MaskProblem(
-            "seg_tokens: <seg_N> token masks cannot be decoded without Google's decoder"
-        )
+        at = text.find(PNG_DATA_PREFIX)
+        if at < 0:
+            return MaskProblem(
+                "seg_tokens: <seg_N> token masks cannot be decoded without Google's decoder"
+            )
+        text = text[at:]  # tokens, then a real PNG map: decode the map
     payload = text
     if text.startswith("data:"):
         header, sep, payload = text.partition(",")
@@ -159,7 +186,11 @@ def _point(value: object) -> tuple[float, float] | None:
 
 
 def _decode_polygons(
-    field: list[object] | tuple[object, ...], box: PixelBox, width: int, height: int
+    field: list[object] | tuple[object, ...],
+    box: PixelBox,
+    width: int,
+    height: int,
+    axis_default: str,
 ) -> DecodedMask | MaskProblem:
     if width <= 0 or height <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
@@ -167,27 +198,59 @@ def _decode_polygons(
         return MaskProblem("missing: the mask is an empty list")
     first = field[0]
     nested = isinstance(first, list | tuple) and bool(first) and _point(first) is None
-    polygons = field if nested else [field]
-    canvas = Image.new("L", (box.width, box.height), 0)
-    draw = ImageDraw.Draw(canvas)
-    for index, polygon in enumerate(polygons):
+    rings: list[np.ndarray] = []
+    for index, polygon in enumerate(field if nested else [field]):
         if not isinstance(polygon, list | tuple):
             return MaskProblem(f"invalid_polygon: polygon {index} is not a list of points")
         points = [_point(p) for p in polygon]
         if any(p is None for p in points) or len(points) < 3:
             return MaskProblem(
-                f"invalid_polygon: polygon {index} needs at least 3 [y, x] number pairs"
+                f"invalid_polygon: polygon {index} needs at least 3 [a, b] number pairs"
             )
-        # [y, x] on 0..1000 of the full image -> pixel edges relative to the box.
-        xy = [
-            (x / 1000 * width - box.x0, y / 1000 * height - box.y0)
-            for y, x in (p for p in points if p is not None)
-        ]
-        draw.polygon(xy, fill=255, outline=255)
-    mask = np.asarray(canvas) > THRESHOLD
+        rings.append(np.array(points, dtype=np.float64))
+    order, reason = choose_axis_order(rings, box, width, height, axis_default)
+    mask = np.zeros((box.height, box.width), dtype=bool)
+    for ring in rings:
+        # Points on 0..1000 of the full image -> pixel edges relative to the box.
+        ys, xs = (ring[:, 0], ring[:, 1]) if order == "yx" else (ring[:, 1], ring[:, 0])
+        xy = np.column_stack((xs / 1000 * width - box.x0, ys / 1000 * height - box.y0))
+        canvas = Image.new("1", (box.width, box.height), 0)
+        ImageDraw.Draw(canvas).polygon([tuple(p) for p in xy.tolist()], fill=1, outline=1)
+        mask ^= np.asarray(canvas, dtype=bool)  # even-odd: an inner ring is a hole
     if not mask.any():
         return MaskProblem("empty: the polygon does not cover any pixel of the box")
-    return DecodedMask(mask)
+    return DecodedMask(mask, shape="polygon", axis_order=order, axis_reason=reason)
+
+
+def choose_axis_order(
+    rings: list[np.ndarray], box: PixelBox, width: int, height: int, default: str
+) -> tuple[str, str]:
+    """("yx" | "xy", why): the reading of ``[a, b]`` points that lies inside ``box``."""
+    points = np.concatenate(rings)
+    a, b = points[:, 0] / 1000, points[:, 1] / 1000
+    scores = {
+        "yx": _share_inside(xs=b * width, ys=a * height, box=box, width=width, height=height),
+        "xy": _share_inside(xs=a * width, ys=b * height, box=box, width=width, height=height),
+    }
+    summary = f"points inside the box: {scores['yx']:.0%} as [y, x], {scores['xy']:.0%} as [x, y]"
+    if scores["yx"] >= scores["xy"] + AXIS_MARGIN:
+        return "yx", summary
+    if scores["xy"] >= scores["yx"] + AXIS_MARGIN:
+        return "xy", summary
+    return default, f"{summary}; a tie, so the model's default [{default[0]}, {default[1]}]"
+
+
+def _share_inside(
+    *, xs: np.ndarray, ys: np.ndarray, box: PixelBox, width: int, height: int
+) -> float:
+    slack_x, slack_y = AXIS_TOLERANCE * width, AXIS_TOLERANCE * height
+    inside = (
+        (xs >= box.x0 - slack_x)
+        & (xs <= box.x1 + slack_x)
+        & (ys >= box.y0 - slack_y)
+        & (ys <= box.y1 + slack_y)
+    )
+    return float(np.mean(inside))
 
 
 # Reference (cookbook-style) decoder -----------------------------------------------------------

@@ -183,3 +183,60 @@ def test_vectorised_equals_cookbook_reference(seed: int) -> None:
     assert isinstance(fast, DecodedMask)
     reference = reference_decode_mask(text, box, width, height)
     assert np.array_equal(place_mask(fast.mask, box, width, height), reference)
+
+
+# Polygon axis order: decided by the item's box, ties by the model's default -------------------
+
+TALL = [[100, 400], [100, 500], [900, 500], [900, 400]]  # [y, x]: a tall strip, x 400..500
+
+
+def test_polygon_axis_read_as_y_x_when_that_reading_lies_in_the_box() -> None:
+    box = PixelBox(80, 10, 100, 90)  # 200x100 image: x 400..500, y 100..900 of 1000
+    result = decode_mask(TALL, box, 200, 100, axis_default="xy")
+    assert isinstance(result, DecodedMask) and result.shape == "polygon"
+    assert result.axis_order == "yx"
+    assert result.axis_reason and "100% as [y, x]" in result.axis_reason
+    assert result.mask.all()  # the strip fills its own box
+
+
+def test_polygon_axis_read_as_x_y_when_that_reading_lies_in_the_box() -> None:
+    swapped = [[x, y] for y, x in TALL]  # the same strip written [x, y]
+    box = PixelBox(80, 10, 100, 90)
+    result = decode_mask(swapped, box, 200, 100)  # default yx, but the box says xy
+    assert isinstance(result, DecodedMask) and result.axis_order == "xy"
+    assert result.mask.all()
+    assert result.axis_reason and "as [x, y]" in result.axis_reason
+
+
+@pytest.mark.parametrize("default", ["yx", "xy"])
+def test_polygon_axis_tie_uses_the_default_and_says_so(default: str) -> None:
+    result = decode_mask(TALL, PixelBox(0, 0, 200, 100), 200, 100, axis_default=default)
+    assert isinstance(result, DecodedMask) and result.axis_order == default
+    assert result.axis_reason and "a tie" in result.axis_reason
+    rows, cols = np.nonzero(result.mask)
+    if default == "yx":  # a tall strip
+        assert rows.min() == 10 and cols.max() in (99, 100)
+    else:  # a wide strip: x 100..900 of 200 px, y 400..500 of 100 px
+        assert cols.min() == 20 and rows.min() == 40
+
+
+def test_inner_ring_is_a_hole() -> None:
+    outer = [[0, 0], [0, 1000], [1000, 1000], [1000, 0]]
+    inner = [[250, 250], [250, 750], [750, 750], [750, 250]]
+    result = decode_mask([outer, inner], PixelBox(0, 0, 100, 100), 100, 100)
+    assert isinstance(result, DecodedMask)
+    assert result.mask[5, 5] and not result.mask[50, 50]
+    # The ring's own edge pixels belong to the hole (PIL fills edges): 51x51 of 100x100.
+    assert result.area == 100 * 100 - 51 * 51
+
+
+def test_seg_tokens_followed_by_a_png_map_decode_the_map() -> None:
+    text = "<start_of_mask><seg_4><seg_20>" + PREFIX + png_b64(left_half_map())
+    expect_left_half(decode_mask(text, BOX, 1000, 1000))
+
+
+def test_png_results_say_png_and_bad_default_is_refused() -> None:
+    result = expect_left_half(decode_mask(PREFIX + png_b64(left_half_map()), BOX, 1000, 1000))
+    assert result.shape == "png" and result.axis_order is None
+    with pytest.raises(ValueError, match="axis_default"):
+        decode_mask(TALL, BOX, 1000, 1000, axis_default="zz")
