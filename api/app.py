@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from api import routes_deliveries, routes_jobs
@@ -20,6 +21,8 @@ from api.schemas import Health, JobRequest
 from imagejobs.settings import Settings, get_settings
 from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import session_scope
+
+DOCS_ASSETS_URL = "/docs-assets"
 
 # Base64 grows images by a third; leave room for a few full-size images per request.
 BODY_LIMIT_IMAGES = 4
@@ -31,10 +34,14 @@ def body_limit(settings: Settings) -> int:
 
 def create_app(settings: Settings | None = None, *, max_body_bytes: int | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc load their scripts and styles from this server
+    # (fastapi-offline ships them), not from a CDN: the docs work with no internet.
+    app = FastAPIOffline(
         title="imagejobs",
         version="1",
         summary="Image understanding jobs on Gemini: submit, poll or receive webhooks.",
+        static_url=DOCS_ASSETS_URL,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )
     app.state.settings = settings
     app.state.blobs = DirectoryBlobStore(settings.effective_blob_dir)
