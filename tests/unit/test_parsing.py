@@ -242,3 +242,43 @@ def test_parse_text_answer_empty(text: str | None) -> None:
     with pytest.raises(ParseError) as err:
         parse_text_answer(text)
     assert err.value.code == "empty"
+
+
+# Wrappers and polygon items ------------------------------------------------------------------
+
+POLY = [[325, 411], [327, 471], [332, 523], [397, 534], [403, 492], [408, 426]]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"boxes": [{"box_2d": [1, 2, 3, 4], "label": "x"}]},
+        {"result": {"boxes": [{"box_2d": [1, 2, 3, 4], "label": "x"}]}},
+        {"response": {"data": {"objects": [{"box_2d": [1, 2, 3, 4], "label": "x"}]}}},
+        {"segmentation": {"count": 1, "items": [{"box_2d": [1, 2, 3, 4], "label": "x"}]}},
+    ],
+)
+def test_any_wrapper_object_is_looked_through(value: object) -> None:
+    assert [(i.label, i.box_2d) for i in parse_items(value).items] == [("x", (1, 2, 3, 4))]
+
+
+def test_polygon_item_without_box_gets_the_box_around_its_points() -> None:
+    result = parse_items([{"mask": POLY, "label": "cup"}])
+    assert [(i.label, i.box_2d) for i in result.items] == [("cup", (325, 411, 408, 534))]
+    assert result.items[0].mask == POLY
+    assert result.notes == ["item 0: no box_2d; box taken from its polygon read as [y, x]"]
+    swapped = parse_items([{"mask": POLY}], axis_default="xy")
+    assert swapped.items[0].box_2d == (411, 325, 534, 408)
+    assert "read as [x, y]" in swapped.notes[0]
+
+
+def test_polygon_under_another_key_and_multiple_rings() -> None:
+    rings = [POLY, [[10, 10], [10, 20], [20, 20]]]
+    result = parse_items({"boxes": [{"box_2d": [10, 10, 408, 534], "polygon": rings}]})
+    assert result.items[0].mask == rings and result.items[0].label == "object"
+    assert parse_items([{"polygons": rings}]).items[0].box_2d == (10, 10, 408, 534)
+
+
+def test_item_with_a_two_point_mask_and_no_box_is_dropped() -> None:
+    result = parse_items([{"mask": [[1, 2], [3, 4]], "label": "x"}])
+    assert result.items == [] and result.drop_reasons == ["item 0: no box_2d"]
