@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from api.jsonbody import check_value_depth
 from api.problems import FieldError, ProblemError, invalid, validation_errors
 from api.schemas import JobRequest
-from imagejobs.core.imageinfo import describe_unsupported, sniff_mime
+from imagejobs.core.imageinfo import ImageRejected, check_upload
 from imagejobs.core.jobspec import TOO_LARGE, JobSpec
 from imagejobs.net.guard import (
     Allowlist,
@@ -95,20 +95,11 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 
 def check_image_bytes(data: bytes, field: str, label: str, limits: Limits) -> None:
-    if not data:
-        raise bad(field, f"{label} is empty")
-    if len(data) > limits.max_image_bytes:
-        raise bad(
-            field,
-            f"{label} is {len(data)} bytes; the limit is {limits.max_image_bytes} bytes",
-            status=413,
-        )
-    if sniff_mime(data) is None:
-        raise bad(
-            field,
-            f"{label} looks like {describe_unsupported(data)}, not a supported image; "
-            "use PNG, JPEG, WEBP, HEIC or HEIF",
-        )
+    """The image check the local CLI makes too (``check_upload``), as a problem naming ``field``."""
+    try:
+        check_upload(data, max_bytes=limits.max_image_bytes)
+    except ImageRejected as exc:
+        raise bad(field, f"{label}: {exc}", 413 if exc.code == "too_large" else 422) from None
 
 
 def check_callback_url(url: str, allowlist: Allowlist) -> None:

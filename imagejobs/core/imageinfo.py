@@ -240,7 +240,7 @@ def check_upload(data: bytes, *, max_bytes: int) -> str:
         raise ImageRejected("empty", "image is empty (0 bytes)")
     if len(data) > max_bytes:
         raise ImageRejected(
-            "too_large", f"image is {len(data):,} bytes; the limit is {max_bytes:,} bytes"
+            "too_large", f"image is {len(data)} bytes; the limit is {max_bytes} bytes"
         )
     mime = sniff_mime(data)
     if mime is None:

@@ -137,7 +137,7 @@ def test_empty_and_too_large() -> None:
     with pytest.raises(ImageRejected) as err:
         inspect_image(data, max_bytes=len(data) - 1, max_pixels=10**9)
     assert err.value.code == "too_large"
-    assert f"{len(data):,} bytes" in str(err.value)
+    assert f"image is {len(data)} bytes; the limit is {len(data) - 1} bytes" in str(err.value)
 
 
 # Inspection ----------------------------------------------------------------------------------
