@@ -110,7 +110,12 @@ def decode_image(data: bytes) -> np.ndarray:
             else:
                 rgb = image.convert("RGB")
     except Exception as exc:
-        raise ImageDecodeError(f"cannot decode image: {exc}") from None
+        # PIL's own message names its BytesIO object (<_io.BytesIO object at 0x...>): say what
+        # was wrong without it.
+        kind = type(exc).__name__
+        raise ImageDecodeError(
+            f"cannot decode image ({kind}): not a PNG, JPEG, WEBP, HEIC or HEIF image"
+        ) from None
     return np.asarray(rgb, dtype=np.uint8)
 
 

@@ -31,6 +31,7 @@ class Faults:
     processing_delay_s: float = 0.0
     fail_next_n: int = 0
     fail_next_code: int = 429
+    seg_token_rate: float = 0.0  # share of PNG-mask answers given as <seg_N> tokens instead
     seed: int = 0
 
     def updated(self, changes: dict[str, Any]) -> Faults:
@@ -47,7 +48,8 @@ class Faults:
         return result
 
     def validate(self) -> None:
-        for name in ("rate_429", "rate_500", "rate_503", "upload_failure_rate", "file_failed_rate"):
+        rates = ("rate_429", "rate_500", "rate_503", "upload_failure_rate", "file_failed_rate")
+        for name in (*rates, "seg_token_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"fault {name} must be between 0 and 1, got {value}")

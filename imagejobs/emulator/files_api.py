@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from typing import Any
 
@@ -12,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from imagejobs.emulator.config import UPLOAD_CHUNK_GRANULARITY
 from imagejobs.emulator.state import EmulatorState, UploadSession
-from imagejobs.emulator.wire import RpcError, fault_error, normalise_keys
+from imagejobs.emulator.wire import RpcError, fault_error, loads_lenient, normalise_keys
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -39,10 +38,7 @@ async def _start(request: Request, state: EmulatorState, version: str) -> Respon
     if state.roll(state.faults.upload_failure_rate):
         raise fault_error(503, "Upload failed (emulator fault); try again.")
     raw = await request.body()
-    try:
-        body = normalise_keys(json.loads(raw)) if raw.strip() else {}
-    except ValueError:
-        raise RpcError(400, "Invalid JSON payload received in the upload start body.") from None
+    body = normalise_keys(loads_lenient(raw)) if raw.strip() else {}
     meta = body.get("file") if isinstance(body, dict) else None
     meta = meta if isinstance(meta, dict) else {}
     length = request.headers.get("x-goog-upload-header-content-length") or meta.get("sizeBytes")

@@ -1,4 +1,11 @@
-"""``models/{model}:generateContent``, ``:streamGenerateContent`` and ``:countTokens``."""
+"""``models/{model}:generateContent``, ``:streamGenerateContent`` and ``:countTokens``.
+
+The model id must be one the registry (``imagejobs.core.models``) lists, or a listed id with a
+version tag; anything else answers 404 as the real API does. The family decides how thinking
+is checked and counted, how images are billed and what shape segmentation masks take.
+``streamGenerateContent`` answers SSE with ``?alt=sse`` and one JSON array without it (errors
+too are wrapped in an array then, as the real API sends them).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,14 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from imagejobs.core.models import ModelInfo, UnknownModel, model_info, thinking_problem
 from imagejobs.emulator.analysis import ImageAnalysis, ImageDecodeError, analyse_image
 from imagejobs.emulator.request import GenerateRequest, parse_count, parse_generate
 from imagejobs.emulator.responses import answer_text
@@ -24,26 +33,68 @@ from imagejobs.emulator.usage import (
     truncate_to_budget,
     usage_metadata,
 )
-from imagejobs.emulator.wire import RpcError, fault_error
+from imagejobs.emulator.wire import RpcError, fault_error, loads_lenient
 
 ACTIONS = {"generateContent", "streamGenerateContent", "countTokens"}
+BAD_IMAGE_MESSAGE = (
+    "Unable to process input image. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting"
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """Where a model call goes: the API version, the model and its registry entry."""
+
+    version: str
+    model: str  # "models/<id>"
+    info: ModelInfo
+
+
+def resolve_model(model: str, version: str, method: str) -> ModelInfo:
+    """The registry entry of a served model, or the real API's 404."""
+    name = model.removeprefix("models/")
+    try:
+        info = model_info(name)
+    except UnknownModel:
+        info = None
+    if info is None or info.match == "pattern":
+        raise RpcError(
+            404,
+            f"models/{name} is not found for API version {version}, or is not supported for "
+            f"{method}. Call ListModels to see the list of available models and their "
+            "supported methods.",
+            "NOT_FOUND",
+        )
+    return info
 
 
 async def handle_model_call(
-    request: Request, state: EmulatorState, model: str, action: str
+    request: Request, state: EmulatorState, model: str, action: str, version: str = "v1beta"
 ) -> Response:
-    """Dispatch a model method after the common checks (size, JSON, images)."""
+    """Dispatch a model method after the common checks (model, size, JSON, images)."""
     if action not in ACTIONS:
         raise RpcError(404, f"Method models.{action} is not found for the emulator.", "NOT_FOUND")
+    plain_stream = action == "streamGenerateContent" and request.query_params.get("alt") != "sse"
+    try:
+        return await _model_call(request, state, model, action, version)
+    except RpcError as exc:
+        if plain_stream:  # without alt=sse even errors come as a JSON array
+            return JSONResponse([exc.body()], status_code=exc.code)
+        raise
+
+
+async def _model_call(
+    request: Request, state: EmulatorState, model: str, action: str, version: str
+) -> Response:
+    info = resolve_model(model, version, action)
+    call = Call(version, model, info)
     state.calls[action] += 1
     body = await request.body()
     limit = state.config.inline_limit_bytes
     if len(body) > limit:
         raise RpcError(400, f"Request payload size exceeds the limit: {limit} bytes.")
-    try:
-        payload = json.loads(body or b"{}")
-    except ValueError:
-        raise RpcError(400, "Invalid JSON payload received. Unexpected token.") from None
+    payload = loads_lenient(body) if body.strip() else {}
     if action == "countTokens":
         parsed = parse_count(payload, model, lambda ref: lookup_file(state, ref))
         _check_image_count(state, parsed)
@@ -51,10 +102,16 @@ async def handle_model_call(
         return JSONResponse(count_tokens_body(parsed, sizes))
     parsed = parse_generate(payload, model, lambda ref: lookup_file(state, ref))
     _check_image_count(state, parsed)
+    problem = thinking_problem(info, parsed.thinking_level, parsed.thinking_budget)
+    if problem:
+        raise RpcError(400, problem)
     state.bytes_inline += parsed.inline_bytes
     state.enter()
     try:
-        return await _generate(request, state, parsed, stream=action == "streamGenerateContent")
+        if action == "streamGenerateContent":
+            sse = request.query_params.get("alt") == "sse"
+            return await _generate(state, parsed, call, stream="sse" if sse else "array")
+        return await _generate(state, parsed, call, stream=None)
     finally:
         state.leave()
 
@@ -93,11 +150,11 @@ def _sizes(parsed: GenerateRequest) -> list[tuple[int, int]]:
 def _analyse(parsed: GenerateRequest) -> list[ImageAnalysis]:
     try:
         return [analyse_image(part.data) for part in parsed.images]
-    except ImageDecodeError as exc:
-        raise RpcError(400, f"Unable to process input image: {exc}") from None
+    except ImageDecodeError:
+        raise RpcError(400, BAD_IMAGE_MESSAGE) from None
 
 
-async def _apply_faults(state: EmulatorState) -> dict[str, Any] | None:
+async def _apply_faults(state: EmulatorState, model: str) -> dict[str, Any] | None:
     """Sleep the latency, raise an injected error, or return the next scripted entry."""
     delay = state.latency()
     if delay:
@@ -105,7 +162,8 @@ async def _apply_faults(state: EmulatorState) -> dict[str, Any] | None:
     faults = state.faults
     if faults.fail_next_n > 0:
         state.faults = faults.updated({"fail_next_n": faults.fail_next_n - 1})
-        raise fault_error(faults.fail_next_code, retry_delay=_delay(faults.retry_delay_s))
+        retry = _delay(faults.retry_delay_s) if faults.fail_next_code == 429 else None
+        raise fault_error(faults.fail_next_code, retry_delay=retry, model=model)
     if state.script:
         entry = state.script.popleft()
         if "error" in entry:
@@ -115,12 +173,13 @@ async def _apply_faults(state: EmulatorState) -> dict[str, Any] | None:
                 error.get("message"),
                 error.get("status"),
                 error.get("retryDelay") or error.get("retry_delay"),
+                model=model,
             )
         return entry
     for code, rate in ((429, faults.rate_429), (500, faults.rate_500), (503, faults.rate_503)):
         if state.roll(rate):
             raise fault_error(
-                code, retry_delay=_delay(faults.retry_delay_s) if code == 429 else None
+                code, retry_delay=_delay(faults.retry_delay_s) if code == 429 else None, model=model
             )
     return None
 
@@ -130,25 +189,27 @@ def _delay(seconds: float) -> str:
 
 
 async def _generate(
-    request: Request, state: EmulatorState, parsed: GenerateRequest, stream: bool
+    state: EmulatorState, parsed: GenerateRequest, call: Call, stream: str | None
 ) -> Response:
-    scripted = await _apply_faults(state)
-    model_version = parsed.model.removeprefix("models/")
+    model_version = call.info.name
+    scripted = await _apply_faults(state, model_version)
     if scripted is not None and "body" in scripted:
         body = scripted["body"]
-        return _sse([body]) if stream else JSONResponse(body)
+        return _respond([body], stream) if stream else JSONResponse(body)
     if scripted is not None:
         text = str(scripted.get("text", ""))
         finish = str(scripted.get("finishReason") or scripted.get("finish_reason") or "STOP")
         sizes = await anyio.to_thread.run_sync(_sizes, parsed)
         usage = scripted.get("usageMetadata") or scripted.get("usage_metadata")
-        usage = usage or usage_metadata(parsed, sizes, text)
+        usage = usage or usage_metadata(parsed, sizes, text, call.info)
         model_version = str(scripted.get("modelVersion") or model_version)
     else:
         analyses = await anyio.to_thread.run_sync(_analyse, parsed)
         sizes = [(a.width, a.height) for a in analyses]
-        text, finish = truncate_to_budget(parsed, answer_text(parsed, analyses))
-        usage = usage_metadata(parsed, sizes, text)
+        seg_tokens = state.roll(state.faults.seg_token_rate)
+        text = answer_text(parsed, analyses, call.info.family, seg_tokens=seg_tokens)
+        text, finish = truncate_to_budget(parsed, text, call.info)
+        usage = usage_metadata(parsed, sizes, text, call.info)
     response_id = secrets.token_hex(8)
     if not stream:
         return JSONResponse(_envelope(text, finish, usage, model_version, response_id))
@@ -163,7 +224,11 @@ async def _generate(
         _envelope(piece, None, partial_usage, model_version, response_id) for piece in pieces[:-1]
     ]
     events.append(_envelope(pieces[-1], finish, usage, model_version, response_id))
-    return _sse(events)
+    return _respond(events, stream)
+
+
+def _respond(events: list[dict[str, Any]], stream: str | None) -> Response:
+    return _sse(events) if stream == "sse" else JSONResponse(events)
 
 
 def _envelope(

@@ -3,14 +3,25 @@
 JSON mode (``responseMimeType: application/json``) returns bare JSON shaped by the schema when
 one is given; otherwise detection/segmentation JSON is wrapped in a ```json fence the way
 Gemini 2.x usually answers, and captions are prose starting with ``[imagejobs emulator]``.
+
+Segmentation masks take the shape of the model's family (``Family.mask_shape``): a 256x256 PNG
+probability map of the box (2.5), a polygon of ``[y, x]`` points on 0..1000 of the image (3.x,
+the convex hull of the region, in the family's ``polygon_axis_default`` order), sixteen
+``<seg_N>`` tokens when the ``seg_token_rate`` fault says so (PNG families only), and no mask
+at all for families that cannot segment (2.0).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
 
+import numpy as np
+
+from imagejobs.core.model_facts import Family
+from imagejobs.core.models import family as family_by_key
 from imagejobs.emulator.analysis import DetectedObject, ImageAnalysis
 from imagejobs.emulator.request import GenerateRequest
 from imagejobs.emulator.tasks import classification_labels, decide_task, requested_filter
@@ -18,13 +29,26 @@ from imagejobs.emulator.tasks import classification_labels, decide_task, request
 PREFIX = "[imagejobs emulator]"
 
 
-def answer_text(request: GenerateRequest, analyses: list[ImageAnalysis]) -> str:
+SEG_TOKENS_PER_MASK = 16
+
+
+def answer_text(
+    request: GenerateRequest,
+    analyses: list[ImageAnalysis],
+    family: Family | None = None,
+    *,
+    seg_tokens: bool = False,
+) -> str:
     """The model text for ``request`` given one analysis per image (in order)."""
     if not analyses:
         return _text_only(request)
     task = decide_task(request)
     if task in ("detect", "segment"):
-        return _spatial(request, analyses[0], with_masks=task == "segment")
+        fam = family or family_by_key("gemini-2.5-flash")
+        shape = None if task == "detect" else fam.mask_shape
+        if shape == "png" and seg_tokens:
+            shape = "seg_tokens"
+        return _spatial(request, analyses[0], shape, fam.polygon_axis_default)
     if task == "classify":
         return _classify(request, analyses[0])
     if task == "compare":
@@ -44,12 +68,18 @@ def selected_objects(request: GenerateRequest, analysis: ImageAnalysis) -> list[
     ]
 
 
-def _spatial(request: GenerateRequest, analysis: ImageAnalysis, with_masks: bool) -> str:
+def _spatial(
+    request: GenerateRequest, analysis: ImageAnalysis, mask_shape: str | None, axis: str
+) -> str:
     items: list[dict[str, Any]] = []
     for obj in selected_objects(request, analysis):
         item: dict[str, Any] = {"box_2d": obj.box_2d(analysis.width, analysis.height)}
-        if with_masks:
+        if mask_shape == "png":
             item["mask"] = obj.mask_data_url()
+        elif mask_shape == "seg_tokens":
+            item["mask"] = seg_token_mask(obj)
+        elif mask_shape == "polygon":
+            item["mask"] = polygon_mask(obj, analysis.width, analysis.height, axis)
         item["label"] = obj.label
         items.append(item)
     if request.json_mode:
@@ -57,6 +87,60 @@ def _spatial(request: GenerateRequest, analysis: ImageAnalysis, with_masks: bool
     lines = ",\n".join("  " + json.dumps(item) for item in items)
     body = f"[\n{lines}\n]" if items else "[]"
     return f"```json\n{body}\n```"
+
+
+def polygon_mask(obj: DetectedObject, width: int, height: int, axis: str = "yx") -> list[list[int]]:
+    """The region's convex hull as points on 0..1000 of the image, ``[y, x]`` (or ``[x, y]``)."""
+    rows = np.flatnonzero(obj.mask.any(axis=1))
+    first = obj.mask[rows].argmax(axis=1)
+    last = obj.mask.shape[1] - 1 - obj.mask[rows, ::-1].argmax(axis=1)
+    x0, y0 = obj.box[0], obj.box[1]
+    # Pixel-edge corners of each row's first and last pixel: their hull is the region's hull.
+    corners = np.concatenate(
+        [
+            np.column_stack((first + x0, rows + y0)),
+            np.column_stack((first + x0, rows + y0 + 1)),
+            np.column_stack((last + x0 + 1, rows + y0)),
+            np.column_stack((last + x0 + 1, rows + y0 + 1)),
+        ]
+    )
+    hull = _convex_hull(corners)
+    points: list[list[int]] = []
+    for x, y in hull:
+        ny, nx = round(y * 1000 / height), round(x * 1000 / width)
+        point = [ny, nx] if axis == "yx" else [nx, ny]
+        if not points or points[-1] != point:
+            points.append(point)
+    return points
+
+
+def _convex_hull(points: np.ndarray) -> list[tuple[int, int]]:
+    """Andrew's monotone chain over unique (x, y) points, counter-clockwise."""
+    unique = sorted({(int(x), int(y)) for x, y in points})
+    if len(unique) < 3:
+        return unique
+
+    def cross(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[int, int]] = []
+    for p in unique:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list[tuple[int, int]] = []
+    for p in reversed(unique):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
+
+
+def seg_token_mask(obj: DetectedObject) -> str:
+    """Sixteen ``<seg_N>`` tokens (deterministic per mask), as some 2.5 releases answer."""
+    digest = hashlib.sha256(np.packbits(obj.mask).tobytes()).digest()
+    tokens = "".join(f"<seg_{b % 128}>" for b in digest[:SEG_TOKENS_PER_MASK])
+    return "<start_of_mask>" + tokens
 
 
 # Classification ----------------------------------------------------------------------------

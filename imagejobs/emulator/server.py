@@ -7,7 +7,6 @@ their URL is the credential, as with the real service.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imagejobs.emulator import files_api
+from imagejobs.emulator import files_api, models_api
 from imagejobs.emulator.config import EmulatorConfig
 from imagejobs.emulator.generate import handle_model_call
 from imagejobs.emulator.state import EmulatorState
-from imagejobs.emulator.wire import RpcError
+from imagejobs.emulator.wire import RpcError, loads_lenient
 
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
 
@@ -30,13 +29,20 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     state = EmulatorState(config or EmulatorConfig())
 
     async def models(request: Request) -> Response:
-        _version(request)
+        version = _version(request)
         _require_key(request, state)
         rest = request.path_params["rest"]
+        if request.method == "GET":
+            return models_api.get_model(rest, version)
         model, _, action = rest.rpartition(":")
         if not model or not action:
             raise RpcError(404, f"Unknown model method {rest!r}; expected models/<model>:<method>")
-        return await handle_model_call(request, state, "models/" + model, action)
+        return await handle_model_call(request, state, "models/" + model, action, version)
+
+    async def models_collection(request: Request) -> Response:
+        _version(request)
+        _require_key(request, state)
+        return models_api.list_models(request)
 
     async def upload(request: Request) -> Response:
         version = _version(request)
@@ -108,7 +114,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/clock", clock, methods=["GET", "POST"]),
         Route("/upload/{version}/files", upload, methods=["POST"]),
-        Route("/{version}/models/{rest:path}", models, methods=["POST"]),
+        Route("/{version}/models", models_collection, methods=["GET"]),
+        Route("/{version}/models/{rest:path}", models, methods=["GET", "POST"]),
         Route("/{version}/files", files_collection, methods=["GET"]),
         Route("/{version}/files/{file_id}", file_item, methods=["GET", "DELETE"]),
     ]
@@ -163,10 +170,7 @@ def _check_script_entry(index: int, entry: dict[str, Any]) -> None:
 
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
-    try:
-        return json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise RpcError(400, "request body is not valid JSON") from None
+    return loads_lenient(raw) if raw.strip() else {}
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

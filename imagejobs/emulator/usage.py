@@ -1,4 +1,9 @@
-"""Token accounting: ``usageMetadata`` and ``countTokens`` from the shared rule in core.tokens."""
+"""Token accounting: ``usageMetadata`` and ``countTokens`` from the shared rule in core.tokens.
+
+Thinking tokens (deterministic, not a model's): 2.x families 16 unless ``thinking_budget`` is 0;
+level families by level (MINIMAL 8, LOW 16, MEDIUM 32, HIGH 64, XHIGH 128), the family's
+default level when none is set, 0 for a budget of 0; families without thinking 0.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from typing import Any
 from PIL import Image
 
 from imagejobs.core import tokens
+from imagejobs.core.models import ModelInfo
 from imagejobs.emulator.analysis import ImageDecodeError, decode_image
 from imagejobs.emulator.request import GenerateRequest, ImagePart
 from imagejobs.emulator.wire import RpcError
 
 THINKING_TOKENS = 16
+THINKING_TOKENS_BY_LEVEL = {"MINIMAL": 8, "LOW": 16, "MEDIUM": 32, "HIGH": 64, "XHIGH": 128}
 _VERSION_RE = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 
 
@@ -31,9 +38,14 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 
 def image_part_tokens(request: GenerateRequest, image: ImagePart, size: tuple[int, int]) -> int:
-    resolution = image.media_resolution or request.media_resolution
     try:
-        return tokens.image_tokens(request.model, size[0], size[1], resolution)
+        return tokens.image_tokens(
+            request.model,
+            size[0],
+            size[1],
+            image.media_resolution,
+            global_resolution=request.media_resolution,
+        )
     except ValueError as exc:
         raise RpcError(400, f"Invalid media_resolution: {exc}") from None
 
@@ -59,6 +71,19 @@ def thinks(request: GenerateRequest) -> bool:
     return (major, minor) >= (2, 5)
 
 
+def thinking_tokens(request: GenerateRequest, info: ModelInfo | None = None) -> int:
+    """Thoughts the emulator reports for ``request`` (see the module docstring)."""
+    if info is None:
+        return THINKING_TOKENS if thinks(request) else 0
+    thinking = info.thinking
+    if thinking.control == "none" or request.thinking_budget == 0:
+        return 0
+    if thinking.control == "budget":
+        return THINKING_TOKENS
+    level = request.thinking_level or thinking.default_level or "HIGH"
+    return THINKING_TOKENS_BY_LEVEL[level]
+
+
 def details(text_count: int, image_count: int) -> list[dict[str, Any]]:
     result = [{"modality": "TEXT", "tokenCount": text_count}]
     if image_count:
@@ -67,12 +92,15 @@ def details(text_count: int, image_count: int) -> list[dict[str, Any]]:
 
 
 def usage_metadata(
-    request: GenerateRequest, sizes: list[tuple[int, int]], output_text: str
+    request: GenerateRequest,
+    sizes: list[tuple[int, int]],
+    output_text: str,
+    info: ModelInfo | None = None,
 ) -> dict[str, Any]:
     text_count, image_count = prompt_counts(request, sizes)
     prompt = text_count + image_count
     candidates = tokens.text_tokens(output_text)
-    thoughts = THINKING_TOKENS if thinks(request) else 0
+    thoughts = thinking_tokens(request, info)
     usage: dict[str, Any] = {
         "promptTokenCount": prompt,
         "candidatesTokenCount": candidates,
@@ -83,11 +111,13 @@ def usage_metadata(
     return usage
 
 
-def truncate_to_budget(request: GenerateRequest, text: str) -> tuple[str, str]:
+def truncate_to_budget(
+    request: GenerateRequest, text: str, info: ModelInfo | None = None
+) -> tuple[str, str]:
     """Cut the answer when thoughts + answer exceed ``maxOutputTokens``: (text, finishReason)."""
     if request.max_output_tokens is None:
         return text, "STOP"
-    thoughts = THINKING_TOKENS if thinks(request) else 0
+    thoughts = thinking_tokens(request, info)
     budget = request.max_output_tokens - thoughts
     if tokens.text_tokens(text) <= budget:
         return text, "STOP"

@@ -1,9 +1,16 @@
-"""Wire helpers: key normalisation, lenient base64, google.rpc error bodies."""
+"""Wire helpers: lenient JSON and base64, key normalisation, google.rpc error bodies.
+
+Google's front end parses request JSON leniently: its own REST samples send single-quoted
+strings (``{'file': {'display_name': 'IMAGE'}}``) and trailing commas, and the real API takes
+them. ``loads_lenient`` accepts the same: strict JSON first, then with single-quoted strings
+turned into JSON strings and commas before ``]``/``}`` dropped (both outside strings).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from typing import Any
 
@@ -18,14 +25,21 @@ STATUS_BY_CODE = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+# Messages as the real API words them (gemini-wire.md section 3; python-genai#1875).
 DEFAULT_MESSAGES = {
-    429: "You exceeded your current quota, please check your plan and billing details. "
-    "[imagejobs emulator fault]",
-    500: "An internal error has occurred. [imagejobs emulator fault]",
-    503: "The model is overloaded. Please try again later. [imagejobs emulator fault]",
-    504: "Deadline expired before operation could complete. [imagejobs emulator fault]",
+    500: "An internal error has occurred. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting",
+    503: "The model is overloaded. Please try again later.",
+    504: "Deadline expired before operation could complete.",
 }
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+QUOTA_FAILURE_TYPE = "type.googleapis.com/google.rpc.QuotaFailure"
+HELP_TYPE = "type.googleapis.com/google.rpc.Help"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+QUOTA_METRIC = "generativelanguage.googleapis.com/generate_content_free_tier_requests"
+QUOTA_ID = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+QUOTA_VALUE = "10"
+RATE_LIMITS_URL = "https://ai.google.dev/gemini-api/docs/rate-limits"
 
 # Keys whose *values* are maps of user-chosen names (schema properties): keep those names as is.
 _NAME_MAP_KEYS = {"properties", "$defs", "defs", "definitions"}
@@ -63,12 +77,132 @@ def fault_error(
     message: str | None = None,
     status: str | None = None,
     retry_delay: str | None = None,
+    model: str = "gemini-2.5-flash",
 ) -> RpcError:
-    """The error a fault or script entry produces; 429s carry RetryInfo (default "1s")."""
-    details: list[dict[str, Any]] = []
-    if code == 429 or retry_delay:
-        details.append({"@type": RETRY_INFO_TYPE, "retryDelay": retry_delay or "1s"})
+    """The error a fault or script entry produces.
+
+    A 429 carries QuotaFailure, Help and RetryInfo (default delay "1s") as real 429s do; other
+    codes carry no details unless a script entry asks for a ``retryDelay``.
+    """
+    if code == 429:
+        delay = retry_delay or "1s"
+        return RpcError(
+            code, message or quota_message(model, delay), status, quota_details(model, delay)
+        )
+    details = [{"@type": RETRY_INFO_TYPE, "retryDelay": retry_delay}] if retry_delay else []
     return RpcError(code, message or DEFAULT_MESSAGES.get(code, f"error {code}"), status, details)
+
+
+def quota_message(model: str, delay: str) -> str:
+    return (
+        "You exceeded your current quota, please check your plan and billing details. For more "
+        f"information on this error, head to: {RATE_LIMITS_URL}. To monitor your current usage, "
+        "head to: https://ai.dev/usage?tab=rate-limit. \n* Quota exceeded for metric: "
+        f"{QUOTA_METRIC}, limit: {QUOTA_VALUE}, model: {model}\nPlease retry in {delay}."
+    )
+
+
+def quota_details(model: str, delay: str) -> list[dict[str, Any]]:
+    """QuotaFailure, Help and RetryInfo, in the order real 429 bodies list them."""
+    return [
+        {
+            "@type": QUOTA_FAILURE_TYPE,
+            "violations": [
+                {
+                    "quotaMetric": QUOTA_METRIC,
+                    "quotaId": QUOTA_ID,
+                    "quotaDimensions": {"location": "global", "model": model},
+                    "quotaValue": QUOTA_VALUE,
+                }
+            ],
+        },
+        {
+            "@type": HELP_TYPE,
+            "links": [
+                {"description": "Learn more about Gemini API quotas", "url": RATE_LIMITS_URL}
+            ],
+        },
+        {"@type": RETRY_INFO_TYPE, "retryDelay": delay},
+    ]
+
+
+def bad_request(message: str, field: str) -> RpcError:
+    """400 INVALID_ARGUMENT with a BadRequest field violation, as proto JSON errors carry."""
+    violation = {"field": field, "description": message}
+    return RpcError(
+        400, message, details=[{"@type": BAD_REQUEST_TYPE, "fieldViolations": [violation]}]
+    )
+
+
+# Lenient JSON ---------------------------------------------------------------------------------
+
+
+def loads_lenient(raw: bytes | str) -> Any:
+    """Parse request JSON the way Google's front end does (single quotes, trailing commas)."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return json.loads(_relax(text))
+    except ValueError as exc:
+        raise RpcError(400, f"Invalid JSON payload received. {_json_reason(exc)}") from None
+
+
+def _json_reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"Unexpected token at line {exc.lineno} column {exc.colno}: {exc.msg}."
+    return "Unexpected token."
+
+
+def _relax(text: str) -> str:
+    """Single-quoted strings -> JSON strings; commas before ``]``/``}`` dropped."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "\"'":
+            end, value = _read_string(text, i)
+            out.append(json.dumps(value) if ch == "'" else text[i:end])
+            i = end
+            continue
+        if ch == ",":
+            j = i + 1
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            if j < n and text[j] in "]}":
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/"}
+
+
+def _read_string(text: str, start: int) -> tuple[int, str]:
+    """(index after the closing quote, decoded value) of the string opening at ``start``."""
+    quote = text[start]
+    chars: list[str] = []
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "u" and i + 5 < len(text):
+                chars.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            chars.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        if ch == quote:
+            return i + 1, "".join(chars)
+        chars.append(ch)
+        i += 1
+    raise ValueError("unterminated string")
 
 
 def camel(key: str) -> str:

@@ -65,7 +65,9 @@ def test_script_truncation_usage_override_error_and_body(
     with pytest.raises(errors.ClientError) as info:
         client.models.generate_content(model="gemini-2.5-flash", contents=[scene.image])
     assert info.value.message == "slow down"
-    assert info.value.details["error"]["details"][0]["retryDelay"] == "3s"
+    details = {d["@type"].rsplit(".", 1)[-1]: d for d in info.value.details["error"]["details"]}
+    assert details["RetryInfo"]["retryDelay"] == "3s"
+    assert set(details) == {"QuotaFailure", "Help", "RetryInfo"}
     blocked = client.models.generate_content(model="gemini-2.5-flash", contents=[scene.image])
     assert blocked.text is None
     assert blocked.prompt_feedback and blocked.prompt_feedback.block_reason == "SAFETY"
