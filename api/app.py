@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
-from api import routes_deliveries, routes_jobs
+from api import routes_deliveries, routes_jobs, routes_keys
 from api.limits import BodyLimitMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, Problem, install_handlers, problem_response
 from api.schemas import Health, JobRequest
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, max_body_bytes: int | None =
     install_handlers(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_deliveries.router)
+    app.include_router(routes_keys.router)
     app.add_api_route(
         "/healthz",
         _health_endpoint(settings),

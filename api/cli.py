@@ -96,6 +96,72 @@ def keys_rotate_secret(
         sys.stdout.write(f"webhook_secret: {secret}\n")
 
 
+@keys_app.command("list")
+def keys_list(
+    name: Annotated[str | None, typer.Argument(help="Producer name (default: all)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the keys as JSON")] = False,
+) -> None:
+    """List API keys: id, prefix, producer, created, revoked (never the key itself)."""
+    from api.producers import ProducerNotFound, list_keys
+    from imagejobs.settings import get_settings
+
+    try:
+        keys = list_keys(get_settings(), name)
+    except (ProducerNotFound, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    rows = [
+        {
+            "id": k.id,
+            "prefix": k.prefix,
+            "producer": k.producer,
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    lines = [("id", "prefix", "producer", "created", "revoked")] + [
+        (
+            row["id"],
+            f"{row['prefix']}…",
+            row["producer"],
+            str(row["created_at"])[:19].replace("T", " "),
+            str(row["revoked_at"])[:19].replace("T", " ") if row["revoked_at"] else "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    for line in lines:  # plain columns: never cut to the terminal's width
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        sys.stdout.write("  ".join([*cells, line[4]]) + "\n")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from 'imagejobs keys list')")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Also revoke a producer's last active key")
+    ] = False,
+) -> None:
+    """Revoke an API key by id: it answers 401 from now on."""
+    from api.producers import KeyNotFound, LastActiveKey, revoke_key_by_id
+    from imagejobs.settings import get_settings
+
+    try:
+        info = revoke_key_by_id(get_settings(), key_id, force=force)
+    except (KeyNotFound, LastActiveKey) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    assert info.revoked_at is not None
+    err.print(
+        f"revoked key {info.id} ({info.prefix}…) of producer {info.producer!r} "
+        f"at {info.revoked_at.isoformat()}"
+    )
+
+
 def _client(api: str, key: str) -> ImageJobsClient:
     return ImageJobsClient(api, key)
 

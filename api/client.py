@@ -246,6 +246,19 @@ class ImageJobsClient:
         body = {"finish": finish}
         return list(self._json("POST", "/v1/webhook-secret/rotate", json=body)["secrets"])
 
+    def list_keys(self) -> builtins.list[dict[str, Any]]:
+        """This producer's API keys (id, prefix, created_at, revoked_at, active), newest first."""
+        return list(self._json("GET", "/v1/keys")["items"])
+
+    def create_key(self) -> dict[str, Any]:
+        """A new API key for this producer; ``["api_key"]`` is shown this once."""
+        return dict(self._json("POST", "/v1/keys"))
+
+    def revoke_key(self, key_id: str, *, force: bool = False) -> dict[str, Any]:
+        """Revoke a key by id; the last active key only with ``force``."""
+        params = {"force": "true"} if force else {}
+        return dict(self._json("DELETE", f"/v1/keys/{key_id}", params=params))
+
     def health(self) -> dict[str, Any]:
         return dict(self._json("GET", "/healthz"))
 
@@ -365,6 +378,16 @@ class AsyncImageJobsClient:
     async def rotate_webhook_secret(self, *, finish: bool = False) -> builtins.list[str]:
         body = {"finish": finish}
         return list((await self._json("POST", "/v1/webhook-secret/rotate", json=body))["secrets"])
+
+    async def list_keys(self) -> builtins.list[dict[str, Any]]:
+        return list((await self._json("GET", "/v1/keys"))["items"])
+
+    async def create_key(self) -> dict[str, Any]:
+        return dict(await self._json("POST", "/v1/keys"))
+
+    async def revoke_key(self, key_id: str, *, force: bool = False) -> dict[str, Any]:
+        params = {"force": "true"} if force else {}
+        return dict(await self._json("DELETE", f"/v1/keys/{key_id}", params=params))
 
     async def health(self) -> dict[str, Any]:
         return dict(await self._json("GET", "/healthz"))

@@ -1,8 +1,10 @@
 """Producers, their API keys and webhook secrets.
 
 API keys are ``ij_`` + 32 random bytes (urlsafe base64); only their sha256 is stored, with a short
-prefix to recognise them in listings. Webhook secrets are kept newest first; during a rotation
-every listed secret signs each delivery, so receivers holding either one accept it.
+prefix to recognise them in listings (which show a key's id and prefix, never the key). A key is
+revoked by its id; a producer's last active key is only revoked when forced, so a producer is not
+locked out by mistake. Webhook secrets are kept newest first; during a rotation every listed
+secret signs each delivery, so receivers holding either one accept it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +30,14 @@ class ProducerNotFound(LookupError):
     pass
 
 
+class KeyNotFound(LookupError):
+    pass
+
+
+class LastActiveKey(Exception):
+    """Revoking this key would leave its producer with no active key (pass ``force``)."""
+
+
 @dataclass(frozen=True)
 class ProducerInfo:
     id: str
@@ -39,6 +50,23 @@ class NewKey:
     producer: ProducerInfo
     api_key: str  # shown once, never stored
     created_producer: bool
+    key_id: str
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as listings show it: never the key itself, nor its hash."""
+
+    id: str
+    prefix: str
+    producer_id: str
+    producer: str  # the producer's name
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 def hash_key(api_key: str) -> str:
@@ -83,14 +111,75 @@ def create_key(settings: Settings, name: str) -> NewKey:
     producer, created = create_producer(settings, name)
     api_key = KEY_PREFIX + secrets.token_urlsafe(32)
     with session_scope(settings.effective_database_url) as session:
-        session.add(
-            ApiKey(
-                producer_id=producer.id,
-                prefix=api_key[: len(KEY_PREFIX) + 6],
-                key_hash=hash_key(api_key),
-            )
+        row = ApiKey(
+            producer_id=producer.id,
+            prefix=api_key[: len(KEY_PREFIX) + 6],
+            key_hash=hash_key(api_key),
         )
-    return NewKey(producer, api_key, created)
+        session.add(row)
+        session.flush()
+        key_id = row.id
+    return NewKey(producer, api_key, created, key_id)
+
+
+def _key_info(row: ApiKey, producer_name: str) -> KeyInfo:
+    return KeyInfo(
+        row.id, row.prefix, row.producer_id, producer_name, row.created_at, row.revoked_at
+    )
+
+
+def list_keys(
+    settings: Settings, name: str | None = None, *, producer_id: str | None = None
+) -> list[KeyInfo]:
+    """Every key (or those of producer ``name`` / ``producer_id``), newest first.
+
+    Raises ProducerNotFound for an unknown ``name``.
+    """
+    query = select(ApiKey, Producer.name).join(Producer, Producer.id == ApiKey.producer_id)
+    with session_scope(settings.effective_database_url) as session:
+        if name is not None:
+            producer = _by_name(session, _check_name(name))
+            if producer is None:
+                raise ProducerNotFound(f"no producer named {name!r}")
+            producer_id = producer.id
+        if producer_id is not None:
+            query = query.where(ApiKey.producer_id == producer_id)
+        rows = session.execute(query.order_by(ApiKey.created_at.desc(), ApiKey.id)).all()
+        return [_key_info(row, producer_name) for row, producer_name in rows]
+
+
+def revoke_key_by_id(
+    settings: Settings, key_id: str, *, producer_id: str | None = None, force: bool = False
+) -> KeyInfo:
+    """Revoke key ``key_id`` (only among ``producer_id``'s keys when given); returns it.
+
+    Revoking a revoked key changes nothing. Raises KeyNotFound, or LastActiveKey when it is its
+    producer's only active key and ``force`` is false.
+    """
+    with session_scope(settings.effective_database_url) as session:
+        row = session.get(ApiKey, key_id) if 0 < len(key_id) <= 32 else None
+        if row is None or (producer_id is not None and row.producer_id != producer_id):
+            raise KeyNotFound(f"no API key with id {key_id!r}")
+        # Lock the producer so two revocations cannot both see "another key is active".
+        producer = session.get(Producer, row.producer_id, with_for_update=True)
+        name = producer.name if producer is not None else ""
+        if row.revoked_at is not None:
+            return _key_info(row, name)
+        others = session.scalars(
+            select(ApiKey.id).where(
+                ApiKey.producer_id == row.producer_id,
+                ApiKey.revoked_at.is_(None),
+                ApiKey.id != row.id,
+            )
+        ).first()
+        if others is None and not force:
+            raise LastActiveKey(
+                f"key {key_id} is the last active key of producer {name!r}; create another "
+                "first, or force the revocation"
+            )
+        row.revoked_at = utcnow()
+        session.flush()
+        return _key_info(row, name)
 
 
 def authenticate(settings: Settings, api_key: str) -> ProducerInfo | None:

@@ -223,3 +223,21 @@ class Health(BaseModel):
     status: Literal["ok"]
     database: str
     broker: str
+
+
+class KeyView(BaseModel):
+    """An API key as listed: its id and prefix, never the key."""
+
+    id: str = Field(description="Use it to revoke the key")
+    prefix: str = Field(description="The key's first characters, to recognise it")
+    created_at: str
+    revoked_at: str | None
+    active: bool
+
+
+class KeyList(BaseModel):
+    items: list[KeyView] = Field(description="Newest first, revoked ones included")
+
+
+class CreatedKey(KeyView):
+    api_key: str = Field(description="The new key: shown this once, only its hash is stored")
