@@ -2,7 +2,9 @@
 
 Registered by ``imagejobs/cli.py``: ``api`` runs the server, ``keys`` manages producers' API keys
 and webhook secrets, and ``remote_submit`` / ``remote_show`` / ``remote_watch`` talk to an API
-over HTTP (``--api URL`` and ``--key`` or ``IMAGEJOBS_API_KEY``).
+over HTTP (``--api URL`` and ``--key`` or ``IMAGEJOBS_API_KEY``). Their failures (an API that
+is down, a 4xx answer, a wait that timed out) are printed as one line by the root command
+(``imagejobs.clierrors``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from api.client import FINAL_STATUSES, ImageJobsClient, ImageJobsError, JobWaitTimeout
+from api.client import FINAL_STATUSES, ImageJobsClient
+from imagejobs.clierrors import require_file
 from imagejobs.core.jobspec import fields_from_flags
 
 console = Console()
@@ -166,14 +169,6 @@ def _client(api: str, key: str) -> ImageJobsClient:
     return ImageJobsClient(api, key)
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    if isinstance(exc, ImageJobsError):
-        for item in exc.problem.get("errors") or []:
-            err.print(f"  {item.get('field')}: {item.get('message')}")
-    return typer.Exit(2 if isinstance(exc, ImageJobsError) and exc.status == 422 else 1)
-
-
 def _print_job(job: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(job, indent=2) + "\n")
@@ -205,15 +200,12 @@ def remote_submit(
         s if s.startswith(("http://", "https://")) else Path(s) for s in images
     ]
     for source in sources:
-        if isinstance(source, Path) and not source.is_file():
-            raise typer.BadParameter(f"{source}: no such file", param_hint="IMAGES")
-    with _client(api, key) as client:
-        try:
-            job = client.submit(sources, task=task, idempotency_key=idempotency_key, **fields)
-            if wait:
-                job = client.wait(job["id"])
-        except (ImageJobsError, JobWaitTimeout) as exc:
-            raise _fail(exc) from None
+        if isinstance(source, Path):
+            require_file(source)
+    with _client(api, key) as client:  # errors become one line in imagejobs.clierrors
+        job = client.submit(sources, task=task, idempotency_key=idempotency_key, **fields)
+        if wait:
+            job = client.wait(job["id"])
     if not wait:
         sys.stdout.write(job["id"] + "\n")
         return
@@ -230,10 +222,7 @@ def remote_show(
 ) -> None:
     """Show a job from a remote API."""
     with _client(api, key) as client:
-        try:
-            job = client.get(job_id)
-        except ImageJobsError as exc:
-            raise _fail(exc) from None
+        job = client.get(job_id)
     _print_job(job, as_json)
 
 
@@ -254,10 +243,7 @@ def remote_watch(
             err.print(f"job {job['id']}: {state}")
 
     with _client(api, key) as client:
-        try:
-            job = client.wait(job_id, timeout=timeout, progress=progress)
-        except (ImageJobsError, JobWaitTimeout) as exc:
-            raise _fail(exc) from None
+        job = client.wait(job_id, timeout=timeout, progress=progress)
     _print_job(job, as_json)
     if job["status"] != "succeeded":
         raise typer.Exit(1)

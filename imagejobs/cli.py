@@ -1,7 +1,12 @@
-"""The ``imagejobs`` command line."""
+"""The ``imagejobs`` command line.
+
+Every failure of a command ends as one line on stderr and a non-zero exit: the root command sends
+exceptions through :func:`imagejobs.clierrors.describe` (``--debug`` shows the traceback).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -12,29 +17,75 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+from typer.core import TyperGroup
 
-from imagejobs.settings import SettingsError, get_settings
+from imagejobs.clierrors import CliError, describe, require_file
+from imagejobs.settings import get_settings
+
+try:  # typer >= 0.24 carries its own click
+    from typer.exceptions import TyperException as _UsageProblem
+except ImportError:  # pragma: no cover - older typer runs on click
+    from click import ClickException as _UsageProblem  # type: ignore[assignment]
+
+console = Console()
+err = Console(stderr=True)
+
+FINAL = ("succeeded", "failed", "canceled")
+_DEBUG = "imagejobs.debug"
+
+
+class _Commands(TyperGroup):
+    """The root command: a failure below it is printed as one line (--debug: the traceback)."""
+
+    def invoke(self, ctx: Any) -> Any:  # a (typer's) click Context
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, _UsageProblem):
+            raise  # exits and usage errors, which the framework prints itself
+        except Exception as exc:
+            if ctx.meta.get(_DEBUG):
+                raise
+            message, code = describe(exc)
+            err.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
+            raise typer.Exit(code) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     help="imagejobs: image understanding jobs on Gemini.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-FINAL = ("succeeded", "failed", "canceled")
 
 
-def _register_commands() -> None:
-    """Commands whose code lives with the part they run."""
-    from api.cli import api_command, keys_app
-    from imagejobs.emulator.cli import emulator_command
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", envvar="IMAGEJOBS_DEBUG", help="Show the traceback of an error"),
+    ] = False,
+) -> None:
+    ctx.meta[_DEBUG] = debug
 
-    app.command("emulator", help="Run the local Gemini-compatible emulator.")(emulator_command)
-    app.command("api", help="Run the HTTP API for producers.")(api_command)
-    app.add_typer(keys_app, name="keys")
+
+_registered = False
+
+
+def cli_app() -> typer.Typer:
+    """The whole command line, with the commands whose code lives with the part they run."""
+    global _registered
+    if not _registered:
+        from api.cli import api_command, keys_app
+        from imagejobs.emulator.cli import emulator_command
+
+        app.command("emulator", help="Run the local Gemini-compatible emulator.")(emulator_command)
+        app.command("api", help="Run the HTTP API for producers.")(api_command)
+        app.add_typer(keys_app, name="keys")
+        _registered = True
+    return app
 
 
 @app.command()
@@ -120,8 +171,26 @@ RemoteKey = Annotated[
 
 def _need_key(key: str | None) -> str:
     if not key:
-        raise typer.BadParameter("--api needs an API key (--key or IMAGEJOBS_API_KEY)")
+        raise CliError("--api needs an API key (--key or IMAGEJOBS_API_KEY)", 2)
     return key
+
+
+def _read_images(names: list[str], max_bytes: int) -> list[Any]:
+    """The image files, checked as the API checks an upload before anything is stored."""
+    from imagejobs.core.imageinfo import ImageRejected, check_upload
+    from imagejobs.submission import ImageInput
+
+    inputs = []
+    for name in names:
+        path = Path(name)
+        require_file(path)
+        data = path.read_bytes()
+        try:
+            check_upload(data, max_bytes=max_bytes)
+        except ImageRejected as exc:
+            raise CliError(f"{path}: {exc}", 2) from None
+        inputs.append(ImageInput(data=data, filename=path.name))
+    return inputs
 
 
 @app.command()
@@ -160,15 +229,10 @@ def submit(
         return
     from imagejobs.core.jobspec import JobSpec, fields_from_flags
     from imagejobs.store.blobs import DirectoryBlobStore
-    from imagejobs.submission import ImageInput, submit_job
+    from imagejobs.submission import submit_job
 
     settings = get_settings()
-    inputs = []
-    for name in images:
-        path = Path(name)
-        if not path.is_file():
-            raise typer.BadParameter(f"{path}: no such file", param_hint="IMAGES")
-        inputs.append(ImageInput(data=path.read_bytes(), filename=path.name))
+    inputs = _read_images(images, settings.max_image_bytes)
     fields = fields_from_flags(
         task,
         prompt=prompt,
@@ -177,14 +241,13 @@ def submit(
         model=model,
         webhook_url=webhook_url,
     )
-    spec = _validated(JobSpec, {"task": task, **fields})
+    spec = JobSpec(**{k: v for k, v in {"task": task, **fields}.items() if v is not None})
     try:
         submitted = submit_job(
             settings, DirectoryBlobStore(settings.effective_blob_dir), spec, inputs
         )
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    except ValueError as exc:  # bad input, named by submit_job (image count, empty image)
+        raise CliError(str(exc), 2) from None
     if not wait:
         console.print(submitted.job_id)
         return
@@ -237,14 +300,9 @@ def show(
         return
     from imagejobs.results.view import job_view
     from imagejobs.store.db import session_scope
-    from imagejobs.store.jobs import JobNotFound
 
-    try:
-        with session_scope(get_settings().effective_database_url) as session:
-            view = job_view(session, job_id)
-    except JobNotFound:
-        err.print(f"[red]error:[/red] no job {job_id}")
-        raise typer.Exit(1) from None
+    with session_scope(get_settings().effective_database_url) as session:
+        view = job_view(session, job_id)
     _print_view(view, as_json)
 
 
@@ -268,13 +326,37 @@ def watch(
         raise typer.Exit(1)
 
 
+def _is_loopback(address: str) -> bool:
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or "" (every interface)
+
+
 @app.command()
 def flower(
     port: Annotated[int, typer.Option(help="Port for the Flower web UI")] = 5555,
     address: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
 ) -> None:
-    """Run Flower, the Celery monitor: workers, tasks and queues of this deployment."""
-    os.execv(
+    """Run Flower, the Celery monitor: workers, tasks and queues of this deployment.
+
+    Pages ask for the IMAGEJOBS_FLOWER_BASIC_AUTH credentials (user:password); without them
+    Flower only listens on a loopback address.
+    """
+    credentials = get_settings().flower_basic_auth
+    env = dict(os.environ)
+    env.pop("FLOWER_BASIC_AUTH", None)  # only the setting's credentials count
+    if credentials is not None:
+        env["FLOWER_BASIC_AUTH"] = credentials.get_secret_value()  # not argv: ps shows argv
+    elif not _is_loopback(address):
+        raise CliError(
+            f"refusing to run Flower on {address or 'every interface'} without credentials: "
+            "set IMAGEJOBS_FLOWER_BASIC_AUTH=user:password, or listen on 127.0.0.1",
+            2,
+        )
+    os.execve(
         sys.executable,
         [
             sys.executable,
@@ -286,6 +368,7 @@ def flower(
             f"--port={port}",
             f"--address={address}",
         ],
+        env,
     )
 
 
@@ -298,8 +381,16 @@ def overlay(
     """Draw a job's boxes and masks on its upright image."""
     from imagejobs.overlays import render_overlay
     from imagejobs.store.blobs import DirectoryBlobStore
+    from imagejobs.store.db import session_scope
+    from imagejobs.store.jobs import get_job
 
+    if output.is_dir():
+        raise CliError(f"cannot write {output}: it is a directory (give a file name)", 2)
+    if not output.parent.is_dir():
+        raise CliError(f"cannot write {output}: there is no folder {output.parent}", 2)
     settings = get_settings()
+    with session_scope(settings.effective_database_url) as session:
+        get_job(session, job_id)  # an unknown id says "no job", not "no stored image"
     png = render_overlay(
         settings.effective_database_url,
         DirectoryBlobStore(settings.effective_blob_dir),
@@ -331,19 +422,6 @@ def _print_view(view: dict[str, Any], as_json: bool) -> None:
     console.print(job_table(view))
 
 
-def _validated(model: Any, fields: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return model(**{k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'job'}: {e['msg']}" for e in exc.errors()
-        )
-        err.print(f"[red]error:[/red] {problems}")
-        raise typer.Exit(2) from None
-
-
 def _safe_url(url: str) -> str:
     """A database URL without its password."""
     from sqlalchemy.engine import make_url
@@ -352,9 +430,4 @@ def _safe_url(url: str) -> str:
 
 
 def main() -> None:
-    try:
-        _register_commands()
-        app()
-    except SettingsError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+    cli_app()()

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     fetch_timeout_s: float = Field(default=30.0, gt=0)
 
+    # Flower's basic auth, "user:password" (several separated by commas); needed off loopback.
+    flower_basic_auth: SecretStr | None = None
+
     @field_validator("database_url", "broker_url", "gemini_base_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -138,6 +141,21 @@ class Settings(BaseSettings):
         schemes = ("redis://", "rediss://", "sqla+", "amqp://", "memory://")
         if not value.startswith(schemes):
             raise ValueError("must be a redis://, amqp:// or sqla+ URL")
+        return value
+
+    @field_validator("flower_basic_auth", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _user_password_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for pair in value.get_secret_value().split(","):
+                user, _, password = pair.partition(":")
+                if not user or not password:
+                    raise ValueError("must be user:password (several separated by commas)")
         return value
 
     @field_validator("data_dir", "blob_dir")
@@ -189,7 +207,7 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for error in exc.errors():
             name = "IMAGEJOBS_" + "_".join(str(p) for p in error["loc"]).upper()
-            problems.append(f"{name}: {error['msg']}")
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 
@@ -202,7 +220,7 @@ def get_settings() -> Settings:
 def dump_public(settings: Settings) -> dict[str, Any]:
     """Settings as a dict safe to log: secrets masked."""
     data = json.loads(settings.model_dump_json())
-    for secret in ("gemini_api_key", "webhook_secret"):
+    for secret in ("gemini_api_key", "webhook_secret", "flower_basic_auth"):
         if data.get(secret):
             data[secret] = "***"
     return data

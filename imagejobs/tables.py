@@ -9,43 +9,71 @@ from rich.table import Table
 
 
 def job_table(view: dict[str, Any]) -> Table:
-    """A job for people; every value is escaped, since model text may look like rich markup."""
+    """A job for people; every value is escaped, since model text may look like rich markup.
+
+    What is not known (the size of an image that never decoded, usage of a job that never ran)
+    is left out, never printed as ``None``.
+    """
     table = Table(title=f"job {view['id']}", show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
 
-    def row(field: str, value: str) -> None:
-        table.add_row(field, escape(value))
+    def row(field: str, value: str | None) -> None:
+        if value:
+            table.add_row(field, escape(value))
 
-    row("status", view["status"])
-    if view.get("error"):
-        row("error", f"{view['error']['code']}: {view['error']['message']}")
-    row("task", view["task"])
-    row("model", view["model"])
-    for image in view["images"]:
-        row(
-            "image",
-            f"{image.get('filename') or image['sha256'] or image['source_url']} "
-            f"{image['width']}x{image['height']} {image['mime']} via {image['transport']}, "
-            f"~{image['tokens_estimated']} tokens",
-        )
+    row("status", view.get("status"))
+    error = view.get("error")
+    if error:
+        row("error", _joined(": ", error.get("code"), error.get("message")))
+    row("task", view.get("task"))
+    row("model", view.get("model"))
+    for image in view.get("images") or []:
+        row("image", _image(image))
     for name in ("caption", "answer"):
-        if view.get(name):
-            row(name, view[name])
+        row(name, view.get(name))
     if view.get("labels") is not None:
-        row("labels", ", ".join(view["labels"]))
-    for det in view["detections"]:
-        row("detection", f"{det['label']} {det['box']}")
-    for mask in view["masks"]:
-        detail = f"area {mask['area']}" if mask["area"] is not None else mask["problem"]
-        row("mask", f"{mask['label']} {mask['box']} {detail}")
-    usage = view["usage"]
-    row(
-        "tokens",
-        f"estimated {usage['estimated_tokens']}, billed prompt {usage['prompt_tokens']} "
-        f"+ output {usage['candidates_tokens']} + thoughts {usage['thoughts_tokens']} "
-        f"= {usage['total_tokens']}",
-    )
-    if usage.get("cost_usd") is not None:
-        row("cost", f"${usage['cost_usd']:.6f}")
+        row("labels", ", ".join(view["labels"]) or "(none)")
+    for det in view.get("detections") or []:
+        row("detection", f"{det.get('label')} {det.get('box')}")
+    for mask in view.get("masks") or []:
+        detail = f"area {mask['area']}" if mask.get("area") is not None else mask.get("problem")
+        row("mask", _joined(" ", mask.get("label"), str(mask.get("box")), detail))
+    row("tokens", _tokens(view.get("usage") or {}))
+    cost = (view.get("usage") or {}).get("cost_usd")
+    if cost is not None:
+        row("cost", f"${cost:.6f}")
     return table
+
+
+def _joined(separator: str, *parts: object) -> str:
+    return separator.join(str(p) for p in parts if p is not None and p != "")
+
+
+def _image(image: dict[str, Any]) -> str:
+    name = image.get("filename") or image.get("sha256") or image.get("source_url") or "image"
+    width, height = image.get("width"), image.get("height")
+    size = f"{width}x{height}" if width and height else None
+    transport = image.get("transport")
+    tokens = image.get("tokens_estimated")
+    described = _joined(" ", name, size, image.get("mime"), transport and f"via {transport}")
+    return described + (f", ~{tokens} tokens" if tokens is not None else "")
+
+
+def _tokens(usage: dict[str, Any]) -> str:
+    billed = [
+        f"{name} {usage[key]}"
+        for name, key in (
+            ("prompt", "prompt_tokens"),
+            ("output", "candidates_tokens"),
+            ("thoughts", "thoughts_tokens"),
+        )
+        if usage.get(key) is not None
+    ]
+    parts = []
+    if usage.get("estimated_tokens") is not None:
+        parts.append(f"estimated {usage['estimated_tokens']}")
+    if billed:
+        total = usage.get("total_tokens")
+        parts.append("billed " + " + ".join(billed) + (f" = {total}" if total is not None else ""))
+    return ", ".join(parts)

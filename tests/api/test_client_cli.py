@@ -1,4 +1,5 @@
-"""The async client, and the CLI commands (keys, remote submit/show/watch) on a tiny Typer app."""
+"""The async client, and the CLI commands (keys, remote submit/show/watch) through the real
+command line (``imagejobs.cli``), in this process."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli import keys_app, remote_show, remote_submit, remote_watch
 from api.client import AsyncImageJobsClient, ImageJobsClient, ImageJobsError, JobWaitTimeout
 from api.producers import NewKey, authenticate
+from imagejobs.cli import cli_app
 from imagejobs.emulator import EmulatorServer
 from imagejobs.settings import get_settings
 from tests.api.conftest import png
@@ -24,12 +25,8 @@ pytestmark = pytest.mark.slow
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-    app.command("submit")(remote_submit)
-    app.command("show")(remote_show)
-    app.command("watch")(remote_watch)
-    app.add_typer(keys_app, name="keys")
-    return app
+    """The whole ``imagejobs`` command line (remote commands are the ones given ``--api``)."""
+    return cli_app()
 
 
 def test_async_client_submit_wait_list_cancel(
@@ -135,3 +132,7 @@ def test_remote_errors_name_the_problem(api_url: str, alpha: NewKey, tmp_path: P
     assert wrong_key.exit_code == 1 and "401" in wrong_key.output
     missing = runner.invoke(cli(), ["show", "0" * 32, "--api", api_url, "--key", alpha.api_key])
     assert missing.exit_code == 1 and "404" in missing.output
+    for result in (bad, wrong_key, missing):  # one line each, no traceback
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith("error: HTTP ")

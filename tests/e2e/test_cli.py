@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from imagejobs.emulator import EmulatorServer
 from tests.e2e.test_tasks import assert_boxes_match, scene_a
 from tests.services import REPO, WorkerProcess
 
@@ -69,6 +71,28 @@ def test_human_output_shows_model_text_verbatim(worker: WorkerProcess, tmp_path:
     image.write_bytes(scene_a().encode("PNG"))
     out = imagejobs("submit", str(image), "--task", "caption", "--wait")
     assert "[imagejobs emulator]" in out  # model text is printed, never read as markup
+
+
+def test_a_truncated_jpeg_fails_as_corrupt_without_a_gemini_call(
+    worker: WorkerProcess, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    out = io.BytesIO()
+    Image.effect_noise((400, 300), 60).convert("RGB").save(out, format="JPEG")
+    image = tmp_path / "cut.jpg"
+    image.write_bytes(out.getvalue()[: len(out.getvalue()) * 3 // 4])
+    before = emulator.control.stats()["calls"].get("generateContent", 0)
+    result = subprocess.run(
+        [sys.executable, "-m", "imagejobs", "submit", str(image), "--task", "caption", "--wait"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "image_corrupt" in result.stdout and "truncated" in result.stdout
+    assert "None" not in result.stdout  # nothing known is left out, not printed as None
+    assert emulator.control.stats()["calls"].get("generateContent", 0) == before
 
 
 def test_submit_refuses_bad_arguments(worker: WorkerProcess, tmp_path: Path) -> None:
