@@ -23,6 +23,9 @@ def emulator_command(
     upload_failure_rate: float = typer.Option(0.0, help="Fraction of uploads that fail (503)."),
     file_stuck_processing: bool = typer.Option(False, help="Uploads never leave PROCESSING."),
     file_failed_rate: float = typer.Option(0.0, help="Fraction of uploads that end FAILED."),
+    seg_token_rate: float = typer.Option(
+        0.0, help="Fraction of 2.5 segmentation answers given as <seg_N> tokens."
+    ),
     inline_limit_bytes: int = typer.Option(20_000_000, help="Largest request body accepted."),
     max_images: int = typer.Option(3600, help="Most images accepted in one request."),
     api_key: str = typer.Option("", help="Only accept this key (default: any non-empty key)."),
@@ -43,6 +46,7 @@ def emulator_command(
                 "upload_failure_rate": upload_failure_rate,
                 "file_stuck_processing": file_stuck_processing,
                 "file_failed_rate": file_failed_rate,
+                "seg_token_rate": seg_token_rate,
                 "seed": seed,
             }
         )
