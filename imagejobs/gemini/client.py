@@ -108,6 +108,8 @@ class GenaiGemini:
             temperature=request.temperature,
             max_output_tokens=request.max_output_tokens,
             thinking_config=thinking,
+            # No tools are passed, and with AFC on the SDK logs "AFC is enabled" on every call.
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
 
     # Files API --------------------------------------------------------------------------------
