@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -122,11 +124,27 @@ def run_demo(output_dir: Path, console: Console) -> int:
                 console.print(f"  {path.name}")
         failed = [v for v in views.values() if v["status"] != "succeeded"]
         console.print(
-            f"{len(views) - len(failed)} of {len(views)} jobs succeeded; inspect one with "
-            f"`imagejobs show {jobs[0].job_id}` (data in {settings.data_dir.resolve()})"
+            f"{len(views) - len(failed)} of {len(views)} jobs succeeded "
+            f"(data in {escape(str(settings.data_dir))})"
         )
+        console.print(f"inspect one: {escape(cli_command())} show {jobs[0].job_id}", soft_wrap=True)
         return 1 if failed else 0
     return 1  # pragma: no cover - ExitStack does not swallow exceptions
+
+
+def cli_command() -> str:
+    """How to run ``imagejobs`` from here: its bare name when that is what PATH finds, else the
+    path of this environment's script (``.venv/bin/imagejobs`` from the project folder)."""
+    script = Path(sys.executable).parent / "imagejobs"
+    found = shutil.which("imagejobs")
+    if found and script.exists() and Path(found).resolve() == script.resolve():
+        return "imagejobs"
+    if not script.exists():
+        return f"{sys.executable} -m imagejobs"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def _service_env(settings: Settings, console: Console, stack: ExitStack) -> dict[str, str]:
@@ -151,7 +169,7 @@ def _service_env(settings: Settings, console: Console, stack: ExitStack) -> dict
 
 
 def _start_worker(env: dict[str, str], settings: Settings, console: Console) -> WorkerProcess:
-    log_path = settings.data_dir.resolve() / "demo-worker.log"
+    log_path = settings.data_dir / "demo-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     worker = WorkerProcess(env, log_path, concurrency=4, cwd=Path.cwd())
     with console.status("starting a worker"):

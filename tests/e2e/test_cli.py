@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -115,9 +117,23 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     env.pop("GOOGLE_API_KEY", None)
     env["COLUMNS"] = "160"
     env["XDG_DATA_HOME"] = str(tmp_path / "data")  # the user's data folder, not the cwd
+    venv_bin = str(Path(sys.executable).parent)  # as after a fresh clone: not on PATH
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     out = imagejobs("demo", "-o", str(tmp_path / "overlays"), env=env, cwd=tmp_path)
     assert "9 of 9 jobs succeeded" in out
     assert "[imagejobs emulator]" in out
     assert (tmp_path / "data" / "imagejobs" / "imagejobs.db").exists()
+    # The closing hint is a command that works as printed, from here.
+    hint = re.search(r"^inspect one: (.+) show ([0-9a-f]{32})$", out, re.MULTILINE)
+    assert hint, out
+    shown = subprocess.run(
+        [*shlex.split(hint.group(1)), "show", hint.group(2)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert shown.returncode == 0 and "succeeded" in shown.stdout, shown.stderr
     written = sorted(p.name for p in (tmp_path / "overlays").iterdir())
     assert "segment-scene-1.png" in written and len(written) >= 5
