@@ -132,7 +132,13 @@ class JobSpec(BaseModel):
     options: JobOptions = Field(default_factory=JobOptions)
     priority: int = Field(default=0, ge=0, le=9)
     deadline: datetime | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            f"Returned as given (and in every webhook event): a JSON object at most "
+            f"{MAX_METADATA_DEPTH} levels deep and {MAX_METADATA_BYTES} bytes encoded"
+        ),
+    )
     webhook_url: str | None = Field(default=None, max_length=2_000)
     webhook_events: list[str] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS))
 
