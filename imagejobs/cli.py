@@ -131,7 +131,7 @@ def worker(
         from worker.celery_app import QUEUE
         from worker.celery_app import app as celery_app
 
-        celery_app.worker_main(
+        code = celery_app.start(  # unlike worker_main, start returns the worker's exit code
             [
                 "worker",
                 "--pool",
@@ -147,7 +147,7 @@ def worker(
                 "-E",
             ]
         )
-        return
+        raise typer.Exit(code or 0)
     from worker.supervisor import supervise
 
     count = processes or os.cpu_count() or 1

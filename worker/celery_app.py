@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import Celery
 
 from imagejobs.settings import Settings, get_settings
+from worker import redis_close_fix
 
 RUN_JOB = "imagejobs.run_job"
 SUBMIT_JOB = "imagejobs.submit_job"
@@ -22,6 +23,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("imagejobs", broker=settings.effective_broker_url, include=["worker.tasks"])
     transport_options: dict[str, object] = {}
     if settings.effective_broker_url.startswith(("redis://", "rediss://")):
+        redis_close_fix.install()  # a Redis restart must not stop a worker (see the module)
         # Longer than any job may run, so Redis does not hand a running job's message out again.
         transport_options["visibility_timeout"] = int(max(settings.lease_s * 2, 3600))
         # Job priority 0..9 maps onto Redis priority lists (0 is served first).
@@ -39,6 +41,7 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=QUEUE,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # ride through a broker outage of any length
         worker_hijack_root_logger=False,
         worker_send_task_events=True,  # Flower shows tasks live
         task_send_sent_event=True,

@@ -3,7 +3,7 @@
 The supervisor starts them and forwards SIGTERM/SIGINT (Celery's warm shutdown: running jobs
 finish). A child that dies on its own (a crash, an unrecoverable broker error, the OOM killer)
 is started again after a backoff that doubles with each quick death and resets once a child has
-lived a while; after ``max_restarts`` quick deaths in a row the supervisor stops the others and
+lived a while; after ``max_quick`` quick deaths in a row the supervisor stops the others and
 exits non-zero, so the host's process manager sees a worker host that cannot stay up.
 """
 
@@ -17,10 +17,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-Spawn = Callable[[int], "subprocess.Popen[bytes]"]
+
+class Child(Protocol):
+    """What the supervisor needs of a child process (``subprocess.Popen`` has it)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+
+Spawn = Callable[[int], Child]
 
 
 @dataclass
@@ -42,12 +56,75 @@ class Restarts:
 
 
 @dataclass
-class _Child:
+class _Slot:
     index: int
-    proc: subprocess.Popen[bytes]
-    started: float = field(default_factory=time.monotonic)
-    restarts: Restarts = field(default_factory=Restarts)
-    due: float | None = None  # when a dead child is to be started again
+    proc: Child
+    started: float
+    restarts: Restarts
+    due: float | None = None  # when the dead child is to be started again
+
+
+@dataclass
+class Supervisor:
+    """The children and their restarts; :meth:`check` is one look at them."""
+
+    count: int
+    spawn: Spawn
+    restarts: Callable[[], Restarts] = Restarts
+    clock: Callable[[], float] = time.monotonic
+    slots: list[_Slot] = field(default_factory=list)
+    gave_up: int | None = None  # the exit code, once a child keeps dying
+    signalled: set[int] = field(default_factory=set)  # pids already sent the stop signal
+
+    def start(self) -> None:
+        now = self.clock()
+        self.slots = [
+            _Slot(index, self.spawn(index), now, self.restarts())
+            for index in range(1, self.count + 1)
+        ]
+
+    def check(self) -> bool:
+        """Restart children that are due, schedule the restart of those that died.
+
+        Returns False once a child keeps dying (``gave_up`` holds the exit code).
+        """
+        now = self.clock()
+        for slot in self.slots:
+            if slot.due is not None:
+                if now >= slot.due:
+                    slot.proc, slot.started, slot.due = self.spawn(slot.index), now, None
+                    log.info("worker %d started again (pid %d)", slot.index, slot.proc.pid)
+                continue
+            code = slot.proc.poll()
+            if code is None:
+                continue
+            wait = slot.restarts.after_exit(now - slot.started)
+            if wait is None:
+                log.error("worker %d keeps dying (last exit code %s); giving up", slot.index, code)
+                self.gave_up = code if code and code > 0 else 1
+                return False
+            log.warning(
+                "worker %d exited with code %s; restarting in %.0f s", slot.index, code, wait
+            )
+            slot.due = now + wait
+        return True
+
+    def signal_all(self, signum: int) -> None:
+        """Send ``signum`` once to every running child (children waiting for a restart stay
+        down); calling it again reaches only children started since."""
+        for slot in self.slots:
+            if slot.due is None and slot.proc.pid not in self.signalled:
+                self.signalled.add(slot.proc.pid)
+                if slot.proc.poll() is None:
+                    slot.proc.send_signal(signum)
+
+    def wait(self) -> int:
+        """Wait for the children; the supervisor's exit code (a child that had died and was
+        waiting for its restart was already dealt with)."""
+        codes = [slot.proc.wait() for slot in self.slots if slot.due is None]
+        if self.gave_up is not None:
+            return self.gave_up
+        return next((code for code in codes if code > 0), 0)
 
 
 def child_node(node: str, index: int, count: int) -> str:
@@ -69,7 +146,7 @@ def supervise(
     restarts: Callable[[], Restarts] = Restarts,
     poll_s: float = 0.5,
 ) -> int:
-    def default_spawn(index: int) -> subprocess.Popen[bytes]:
+    def default_spawn(index: int) -> Child:
         return subprocess.Popen(
             [
                 sys.executable,
@@ -86,43 +163,20 @@ def supervise(
             ]
         )
 
-    start = spawn or default_spawn
-    children = [_Child(index, start(index), restarts=restarts()) for index in range(1, count + 1)]
-    stopping = signalled = False
+    supervisor = Supervisor(count, spawn or default_spawn, restarts)
+    received: list[int] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping, signalled
-        stopping = signalled = True
-        for child in children:
-            if child.proc.poll() is None:
-                child.proc.send_signal(signum)
+        received.append(signum)
+        supervisor.signal_all(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    gave_up = 0
-    while not stopping:
-        now = time.monotonic()
-        for child in children:
-            if child.due is not None:
-                if now >= child.due:
-                    child.proc, child.started, child.due = start(child.index), now, None
-                continue
-            code = child.proc.poll()
-            if code is None:
-                continue
-            wait = child.restarts.after_exit(now - child.started)
-            if wait is None:
-                log.error("worker %d keeps dying (last exit code %s); giving up", child.index, code)
-                gave_up = code or 1
-                stopping = True
-                break
-            log.warning(
-                "worker %d exited with code %s; restarting in %.0f s", child.index, code, wait
-            )
-            child.due = now + wait
-        if not stopping:
-            time.sleep(poll_s)
-    if not signalled:  # gave up: stop the others the way a signal would
-        forward(signal.SIGTERM, None)
-    codes = [child.proc.wait() for child in children]
-    return gave_up or next((code for code in codes if code and code > 0), 0)
+    supervisor.start()
+    while not received:
+        if not supervisor.check():
+            received.append(signal.SIGTERM)  # gave up: stop the others as a signal would
+            break
+        time.sleep(poll_s)
+    supervisor.signal_all(received[0])  # also a child started while the signal arrived
+    return supervisor.wait()

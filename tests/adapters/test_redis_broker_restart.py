@@ -1,0 +1,49 @@
+"""The broker connection of our Celery app on a Redis that goes away (a Redis of its own).
+
+Celery's consumer, on a lost connection, calls ``collect()`` then ``close()`` on it. With a BRPOP
+in flight, an unacknowledged message and a second channel that cannot close (a fanout queue to
+delete, like Celery's pidbox), kombu 5.7 raised ``AttributeError: 'NoneType' object has no
+attribute 'hostname'`` from that ``close()``, and the worker stopped (see
+``worker/redis_close_fix.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kombu import Consumer, Exchange, Message, Producer, Queue
+
+from imagejobs.settings import load_settings
+from tests.own_redis import RedisServer, running_redis
+from worker.celery_app import make_celery
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_redis(tmp_path / "redis") as server:
+        yield server
+
+
+def test_connection_closes_cleanly_after_redis_died_mid_poll(redis_server: RedisServer) -> None:
+    app = make_celery(load_settings(broker_url=redis_server.url))
+    connection = app.connection_for_read()
+    tasks = Queue("t", Exchange("t"), "t")
+    with Producer(connection) as producer:
+        producer.publish({"job": 1}, exchange=tasks.exchange, routing_key="t", declare=[tasks])
+    received: list[Message] = []
+    Consumer(connection, [tasks], callbacks=[lambda _body, m: received.append(m)]).consume()
+    connection.drain_events(timeout=5)  # delivered, not acknowledged (acks_late)
+    fanout = Queue("bcast", Exchange("bcast", type="fanout"), auto_delete=True)
+    Consumer(connection.channel(), [fanout], callbacks=[lambda _body, _m: None]).consume()
+    with contextlib.suppress(TimeoutError):
+        connection.drain_events(timeout=0.2)  # nothing to deliver: a BRPOP stays in flight
+    channel = connection.default_channel
+    assert received and channel._in_poll
+
+    redis_server.kill()
+    connection.collect(socket_timeout=2)  # what Celery's consumer does on a lost connection...
+    connection.close()  # ...and then this, which raised AttributeError
+    assert channel.closed
