@@ -126,16 +126,11 @@ def keys_list(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    lines = [("id", "prefix", "producer", "created", "revoked")] + [
-        (
-            row["id"],
-            f"{row['prefix']}…",
-            row["producer"],
-            str(row["created_at"])[:19].replace("T", " "),
-            str(row["revoked_at"])[:19].replace("T", " ") if row["revoked_at"] else "-",
-        )
-        for row in rows
-    ]
+    lines: list[tuple[str, ...]] = [("id", "prefix", "producer", "created", "revoked")]
+    for k in keys:
+        created = k.created_at.isoformat(" ", "seconds")[:19]
+        revoked = k.revoked_at.isoformat(" ", "seconds")[:19] if k.revoked_at else "-"
+        lines.append((k.id, f"{k.prefix}…", k.producer, created, revoked))
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
     for line in lines:  # plain columns: never cut to the terminal's width
         cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
