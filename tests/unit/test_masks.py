@@ -240,3 +240,23 @@ def test_png_results_say_png_and_bad_default_is_refused() -> None:
     assert result.shape == "png" and result.axis_order is None
     with pytest.raises(ValueError, match="axis_default"):
         decode_mask(TALL, BOX, 1000, 1000, axis_default="zz")
+
+
+def test_recorded_seg_token_answers_keep_every_box_with_a_reason() -> None:
+    from imagejobs.core.geometry import box_2d_to_pixels
+    from imagejobs.core.parsing import extract_json, parse_items
+    from tests.recorded import load_records
+
+    records = [
+        r
+        for r in load_records("segmentation")
+        if r["raw_text"].lstrip().startswith("[") and "<start_of_mask>" in r["raw_text"]
+    ]
+    assert len(records) >= 2  # the 000000091615 and 000000200667 answers
+    for record in records:
+        items = parse_items(extract_json(record["raw_text"])).items
+        assert items
+        for item in items:
+            box = box_2d_to_pixels(item.box_2d, 1000, 1000)
+            result = decode_mask(item.mask, box, 1000, 1000)
+            assert isinstance(result, MaskProblem) and result.reason.startswith("seg_tokens")
