@@ -98,6 +98,8 @@ def test_pages_need_the_credentials(tmp_path: Path, broker_url: str) -> None:
         assert httpx.get(f"{base}/", auth=("ops", "wrong"), timeout=5).status_code == 401
         assert httpx.get(f"{base}/", auth=("ops", PASSWORD), timeout=5).status_code == 200
         assert httpx.get(f"{base}/tasks", auth=("ops", PASSWORD), timeout=5).status_code == 200
+        # compose's healthcheck asks this one without credentials: it says only "OK"
+        assert httpx.get(f"{base}/healthcheck", timeout=5).text == "OK"
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         assert PASSWORD.encode() not in cmdline  # passed in the environment, not on argv
     finally:
