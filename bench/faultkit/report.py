@@ -47,6 +47,18 @@ class ScenarioResult:
     def invariants_hold(self) -> bool:
         return all(check.ok for check in self.checks if not check.timed)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScenarioResult:
+        """Back from :meth:`as_dict` (what ``--json`` wrote)."""
+        return cls(
+            name=data["name"],
+            title=data["title"],
+            scale=data["scale"],
+            figures=[(label, value) for label, value in data["figures"]],
+            checks=[Check(**check) for check in data["checks"]],
+            notes=list(data["notes"]),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["figures"] = [[label, value] for label, value in self.figures]

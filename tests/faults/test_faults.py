@@ -18,11 +18,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bench.faultkit.catalog import SCENARIOS
+from bench.faultkit.report import ScenarioResult, format_result
 from bench.faultkit.suite import cleanup_leftovers
 from tests.services import REPO
 
@@ -33,7 +33,7 @@ RUN_TIMEOUT_S = 180.0  # a short scenario takes well under a minute; this only b
 STOP_GRACE_S = 60.0  # after SIGTERM the suite stops its workers and servers
 
 
-def run_scenario(name: str, tmp_path: Path) -> tuple[dict[str, Any], str]:
+def run_scenario(name: str, tmp_path: Path) -> ScenarioResult:
     work = tmp_path / "suite"  # kept: the worker logs are there when a check fails
     figures = tmp_path / "result.json"
     command = [sys.executable, str(BENCH), "--scenario", name, "--json", str(figures)]
@@ -56,20 +56,22 @@ def run_scenario(name: str, tmp_path: Path) -> tuple[dict[str, Any], str]:
             output, _ = proc.communicate(timeout=30)
             cleanup_leftovers(work)
         text = output.decode(errors="replace")
-        pytest.fail(f"scenario {name} still running after {RUN_TIMEOUT_S:g} s:\n{text}")
+        pytest.fail(f"scenario {name} still running after {RUN_TIMEOUT_S:g} s:\n{text[-6000:]}")
     text = output.decode(errors="replace")
     print(text)
     if not figures.exists():
-        pytest.fail(f"scenario {name} wrote no results (exit {proc.returncode}):\n{text}")
+        pytest.fail(f"scenario {name} wrote no results (exit {proc.returncode}):\n{text[-6000:]}")
     (result,) = json.loads(figures.read_text())
-    return result, text
+    return ScenarioResult.from_dict(result)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_fault_scenario_keeps_its_invariants(name: str, tmp_path: Path) -> None:
-    result, text = run_scenario(name, tmp_path)
-    broken = [check for check in result["checks"] if not check["ok"] and not check["timed"]]
-    assert result["checks"], text
+    result = run_scenario(name, tmp_path)
+    broken = [check for check in result.checks if not check.ok and not check.timed]
+    assert result.checks, format_result(result)
     assert not broken, (
-        f"{name}: " + "; ".join(f"{c['name']} ({c['detail']})" for c in broken) + "\n" + text
+        "; ".join(f"{check.name} ({check.detail})" for check in broken)
+        + "\n"
+        + format_result(result)
     )
