@@ -114,7 +114,7 @@ def submit_job(
     if enqueue:
         from worker.queue import enqueue_job
 
-        if not enqueue_job(job_id, priority=spec.priority):
+        if not enqueue_job(job_id, kind=spec.task, priority=spec.priority):
             with session_scope(settings.effective_database_url) as session:
                 mark_not_enqueued(session, job_id)
     return Submitted(job_id, True)

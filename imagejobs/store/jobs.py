@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -321,17 +321,34 @@ def request_cancel(session: Session, job: Job, **finish_kwargs: Any) -> str:
     return job.status
 
 
+class DueJob(NamedTuple):
+    id: str
+    priority: int
+    task: str  # the job's kind (caption, detect, ...), shown with its message in Flower
+
+
 def due_job_ids(
-    session: Session, *, now: datetime | None = None, stale_s: float = 900.0, limit: int = 500
-) -> list[tuple[str, int]]:
-    """Jobs that need a (new) message: parked and due, never enqueued, stale, or lease expired."""
+    session: Session,
+    *,
+    now: datetime | None = None,
+    stale_s: float = 900.0,
+    limit: int = 500,
+    skip_locked: bool = False,
+) -> list[DueJob]:
+    """Jobs that need a (new) message: parked and due, never enqueued, stale, or lease expired.
+
+    Nothing is changed here: the caller stamps the jobs it did send with :func:`mark_enqueued`,
+    so a job whose message the broker refused stays due. With ``skip_locked`` the rows are
+    locked until the caller's transaction ends, and rows another transaction locked are skipped
+    (Postgres; SQLite has one writer anyway).
+    """
     now = now or utcnow()
     due = or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now)
     needs_message = or_(
         Job.enqueued_at.is_(None), Job.enqueued_at < now - timedelta(seconds=stale_s)
     )
     query = (
-        select(Job.id, Job.priority)
+        select(Job.id, Job.priority, Job.task)
         .where(
             or_(
                 and_(Job.status == "queued", due, needs_message),
@@ -341,15 +358,34 @@ def due_job_ids(
         .order_by(Job.priority.desc(), Job.created_at)
         .limit(limit)
     )
-    rows = [(row[0], row[1]) for row in session.execute(query)]
-    if rows:
-        session.execute(
-            update(Job)
-            .where(Job.id.in_([job_id for job_id, _ in rows]), Job.status == "queued")
-            .values(enqueued_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return rows
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return [DueJob(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
+def mark_enqueued(session: Session, job_ids: list[str], *, now: datetime | None = None) -> int:
+    """Stamp the queued jobs among ``job_ids`` as sent now; returns how many were stamped."""
+    if not job_ids:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == "queued")
+        .values(enqueued_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_all_unsent(session: Session) -> int:
+    """The broker lost its messages: every queued job needs a new one (each is sent as soon as it
+    is due). Returns how many queued jobs there are."""
+    result = session.execute(
+        update(Job)
+        .where(Job.status == "queued")
+        .values(enqueued_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def clear_results(session: Session, job_id: str) -> None:

@@ -95,11 +95,11 @@ def test_long_delay_parks_and_sweeper_finds_it_when_due(database_url: str, job_i
         )
     assert how == "park"
     with session_scope(database_url) as session:
-        assert job_id not in [i for i, _ in due_job_ids(session)]
+        assert job_id not in [due.id for due in due_job_ids(session)]
         assert claim_job(session, job_id, "w2", lease_s=60) is None  # not due yet
     later = utcnow() + timedelta(minutes=3)
     with session_scope(database_url) as session:
-        assert job_id in [i for i, _ in due_job_ids(session, now=later)]
+        assert job_id in [due.id for due in due_job_ids(session, now=later)]
 
 
 def test_cancel_queued_job_ends_it_and_running_job_is_flagged(
