@@ -2,16 +2,24 @@
 
 The Celery task only calls :func:`run_job`. Every write that matters is guarded by the job's
 lease, so a second delivery of the same message, or a worker that lost its lease, changes nothing.
+
+An attempt's outcome (a Gemini answer is paid for) is never dropped because the database is
+briefly unreachable: the write that ends the attempt is tried again, with backoff, extending the
+lease between tries, until it is written or the lease turns out to be someone else's.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from imagejobs.core.imageinfo import (
@@ -46,7 +54,8 @@ from imagejobs.results.build import (
     text_outcome,
 )
 from imagejobs.results.persist import write_outcome, write_usage
-from imagejobs.store.blobs import sha256_hex
+from imagejobs.settings import Settings
+from imagejobs.store.blobs import BlobNotFound, sha256_hex
 from imagejobs.store.db import session_scope
 from imagejobs.store.jobs import (
     add_webhook_event,
@@ -64,18 +73,37 @@ from worker.uploads import ensure_uploaded
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+# The database is unreachable (a restart, a failover, too many clients): worth trying again.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+WRITE_RETRY_FIRST_S = 0.5  # the first wait before writing again; doubles up to the next
+WRITE_RETRY_MAX_S = 15.0
+
 
 class JobFailed(Exception):
-    """A permanent failure: the job ends as failed with this code and message."""
+    """A permanent failure: the job ends as failed with this code and message.
+
+    Its text is ``"<code>: <message>"`` (what Flower shows for a failed task).
+    """
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
 
 
 class LeaseLost(Exception):
     """Another worker owns the job now, or it was canceled: stop without writing."""
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How one job message ended: ``status`` is the job's status (or ``skipped``, ``retry``,
+    ``park``, ``lease_lost``); ``error`` the code and message of a failure."""
+
+    status: str
+    error: tuple[str, str] | None = None
 
 
 @dataclass
@@ -90,32 +118,43 @@ class LoadedImage:
     known_mime: str | None  # what the images table already knew
 
 
-def run_job(job_id: str, runtime: Runtime | None = None) -> str:
-    """Process one job message. Returns what happened (for logs and tests)."""
+def run_job(job_id: str, runtime: Runtime | None = None) -> Ended:
+    """Process one job message. Returns how it ended (for the task, logs and tests)."""
     runtime = runtime or get_runtime()
     settings = runtime.settings
     with session_scope(settings.effective_database_url) as session:
         job = claim_job(session, job_id, runtime.owner, lease_s=settings.lease_s)
         if job is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
-            return "skipped"
-        rows = list(
-            session.execute(
+            return Ended("skipped")
+        rows: list[tuple[JobImage, str | None]] = [
+            (image, mime)
+            for image, mime in session.execute(
                 select(JobImage, Image.mime)
                 .outerjoin(Image, Image.sha256 == JobImage.sha256)
                 .where(JobImage.job_id == job.id)
                 .order_by(JobImage.position)
-            ).tuples()
-        )
+            )
+        ]
         started_event = job.attempts == 1 and add_webhook_event(
             session, job, "job.started", links=job_links(job.id), summary={}
         )
     if started_event:
-        enqueue_pending(settings, job.id)
-    status = JobRun(runtime, job).run(rows)
+        _send_webhooks_now(settings, job.id)
+    attempt = JobRun(runtime, job)
+    status = attempt.run(rows)
     if job.webhook_url and status in ("succeeded", "failed", "canceled"):
-        enqueue_pending(settings, job.id)
-    return status
+        _send_webhooks_now(settings, job.id)
+    return Ended(status, attempt.error if status == "failed" else None)
+
+
+def _send_webhooks_now(settings: Settings, job_id: str) -> None:
+    """Send the job's new webhook deliveries now; if the database cannot say which, the sweeper
+    sends them (they are due in the outbox)."""
+    try:
+        enqueue_pending(settings, job_id)
+    except DATABASE_UNAVAILABLE as exc:
+        log.warning("job %s: webhooks left to the sweeper (database unreachable: %s)", job_id, exc)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -140,6 +179,7 @@ class JobRun:
         self.model_version: str | None = None
         self.images: list[LoadedImage] = []
         self.transports: list[tuple[str, str | None]] = []
+        self.error: tuple[str, str] | None = None  # the code and message the job failed with
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -168,39 +208,52 @@ class JobRun:
 
     def _succeed(self, outcome: Outcome) -> str:
         """One transaction: the guarded status change first, then everything the job produced."""
-        with session_scope(self.db_url) as session:
-            done = finish_job(
-                session,
-                self.job,
-                "succeeded",
-                owner=self.runtime.owner,
-                unless_canceled=True,
-                links=self._links(),
-                summary=outcome.summary(),
-            )
-            if not done:  # canceled meanwhile, or another worker took over: write nothing
-                session.rollback()
-                return self._end_after_lost_lease()
-            self._record(session)
-            write_outcome(session, self.job.id, outcome, replace=self.job.attempts > 1)
+
+        def write() -> bool:
+            with session_scope(self.db_url) as session:
+                done = finish_job(
+                    session,
+                    self.job,
+                    "succeeded",
+                    owner=self.runtime.owner,
+                    unless_canceled=True,
+                    links=self._links(),
+                    summary=outcome.summary(),
+                )
+                if not done:  # canceled meanwhile, or another worker took over: write nothing
+                    session.rollback()
+                    return False
+                self._record(session)
+                write_outcome(session, self.job.id, outcome, replace=self.job.attempts > 1)
+            return True
+
+        if not self._written(write):
+            return self._end_after_lost_lease()
         log.info("job %s succeeded", self.job.id)
         return "succeeded"
 
     def _fail(self, code: str, message: str) -> str:
-        with session_scope(self.db_url) as session:
-            done = finish_job(
-                session,
-                self.job,
-                "failed",
-                owner=self.runtime.owner,
-                error_code=code,
-                error_message=message,
-                links=self._links(),
-            )
-            if done:
-                self._record(session)
+        def write() -> bool:
+            with session_scope(self.db_url) as session:
+                done = finish_job(
+                    session,
+                    self.job,
+                    "failed",
+                    owner=self.runtime.owner,
+                    error_code=code,
+                    error_message=message,
+                    links=self._links(),
+                )
+                if done:
+                    self._record(session)
+            return done
+
+        done = self._written(write)
         log.warning("job %s failed: %s: %s", self.job.id, code, message)
-        return "failed" if done else "lease_lost"
+        if not done:
+            return "lease_lost"
+        self.error = (code, message)
+        return "failed"
 
     def _retry(self, code: str, message: str, retry_after_s: float | None) -> str:
         settings = self.settings
@@ -217,38 +270,90 @@ class JobRun:
             return self._fail(
                 code, f"{message} (no retry: the next attempt would miss the job's deadline)"
             )
-        with session_scope(self.db_url) as session:
-            how = schedule_retry(
-                session,
-                self.job.id,
-                self.runtime.owner,
-                delay_s=delay,
-                park_after_s=settings.park_after_s,
-                error_code=code,
-                error_message=message,
-            )
-            if how:
-                self._record(session)
+
+        def write() -> str | None:
+            with session_scope(self.db_url) as session:
+                how = schedule_retry(
+                    session,
+                    self.job.id,
+                    self.runtime.owner,
+                    delay_s=delay,
+                    park_after_s=settings.park_after_s,
+                    error_code=code,
+                    error_message=message,
+                )
+                if how:
+                    self._record(session)
+            return how
+
+        how = self._written(write)
         if how == "retry":
-            enqueue_job(self.job.id, countdown=delay, priority=self.job.priority)
+            enqueue_job(
+                self.job.id, kind=self.job.task, countdown=delay, priority=self.job.priority
+            )
         log.info("job %s: %s (%s), next attempt in %.1f s", self.job.id, how, code, delay)
         return how or "lease_lost"
 
     def _end_after_lost_lease(self) -> str:
         """If the lease is still ours, the producer canceled: end as canceled, results dropped."""
-        with session_scope(self.db_url) as session:
-            canceled = finish_job(
-                session,
-                self.job,
-                "canceled",
-                owner=self.runtime.owner,
-                error_code="canceled",
-                error_message="canceled by the producer",
-                links=self._links(),
-            )
-            if canceled:  # tokens already spent are still recorded; results are not
-                self._record(session)
-        return "canceled" if canceled else "lease_lost"
+
+        def write() -> bool:
+            with session_scope(self.db_url) as session:
+                canceled = finish_job(
+                    session,
+                    self.job,
+                    "canceled",
+                    owner=self.runtime.owner,
+                    error_code="canceled",
+                    error_message="canceled by the producer",
+                    links=self._links(),
+                )
+                if canceled:  # tokens already spent are still recorded; results are not
+                    self._record(session)
+            return canceled
+
+        return "canceled" if self._written(write) else "lease_lost"
+
+    def _written(self, write: Callable[[], T]) -> T | None:
+        """``write`` (one short transaction) and its result; None if the lease was lost while
+        the database was unreachable."""
+        try:
+            return self._until_reachable(write, "write the outcome")
+        except LeaseLost:
+            return None
+
+    def _until_reachable(self, action: Callable[[], T], what: str) -> T:
+        """``action`` (one short transaction), tried again while the database is unreachable.
+
+        Between tries the lease is extended (that too once the database answers), so no other
+        worker starts the job over while its outcome waits here. Raises :class:`LeaseLost` once
+        the lease is found to be someone else's (it expired during the outage and was taken).
+        """
+        wait = WRITE_RETRY_FIRST_S
+        while True:
+            try:
+                return action()
+            except DATABASE_UNAVAILABLE as exc:
+                log.warning(
+                    "job %s: could not %s, the database is unreachable (%s); trying again in "
+                    "%.1f s",
+                    self.job.id,
+                    what,
+                    type(exc).__name__,
+                    wait,
+                )
+            time.sleep(wait * random.uniform(0.8, 1.2))
+            wait = min(WRITE_RETRY_MAX_S, wait * 2)
+            try:
+                with session_scope(self.db_url) as session:
+                    held = extend_lease(
+                        session, self.job.id, self.runtime.owner, lease_s=self.settings.lease_s
+                    )
+            except DATABASE_UNAVAILABLE:
+                continue  # still unreachable: the lease stays as it was, try again
+            if not held:
+                log.warning("job %s: lease lost while the database was unreachable", self.job.id)
+                raise LeaseLost()
 
     def _links(self) -> dict[str, str]:
         return job_links(self.job.id)
@@ -338,11 +443,13 @@ class JobRun:
             )
 
     def _keep_lease(self) -> None:
-        with session_scope(self.db_url) as session:
-            ok = still_owned(session, self.job.id, self.runtime.owner) and extend_lease(
-                session, self.job.id, self.runtime.owner, lease_s=self.settings.lease_s
-            )
-        if not ok:
+        def extend() -> bool:
+            with session_scope(self.db_url) as session:
+                return still_owned(session, self.job.id, self.runtime.owner) and extend_lease(
+                    session, self.job.id, self.runtime.owner, lease_s=self.settings.lease_s
+                )
+
+        if not self._until_reachable(extend, "extend the lease"):
             raise LeaseLost()
 
     def _load_one(self, row: JobImage, known_mime: str | None) -> LoadedImage:
@@ -350,7 +457,14 @@ class JobRun:
         sha = row.sha256
         if sha is None:
             sha = self._fetch(row)
-        data = self.runtime.blobs.get(sha)
+        try:
+            data = self.runtime.blobs.get(sha)
+        except BlobNotFound:
+            raise JobFailed(
+                "image_blob_missing",
+                f"{label}: its stored bytes (sha256 {sha}) are missing from the blob store; "
+                "submit the image again",
+            ) from None
         settings = self.settings
         try:
             info = inspect_image(

@@ -11,7 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from imagejobs.settings import get_settings
 from worker.celery_app import DELIVER_WEBHOOK, NOOP, RUN_JOB, app
 from worker.deliveries import send_delivery
-from worker.runner import run_job
+from worker.runner import JobFailed, run_job
 from worker.runtime import get_runtime
 from worker.sweeper import Sweeper
 
@@ -27,9 +27,18 @@ RETRY_WHILE_DB_UNAVAILABLE = {
 }
 
 
-@app.task(name=RUN_JOB, **RETRY_WHILE_DB_UNAVAILABLE)
+@app.task(name=RUN_JOB, throws=(JobFailed,), **RETRY_WHILE_DB_UNAVAILABLE)
 def run_job_task(job_id: str) -> str:
-    return run_job(job_id)
+    """Run one job. Messages carry ``job_id=`` (older clients: the id as the only argument).
+
+    A job that failed ends the task in FAILURE with ``JobFailed("<code>: <message>")``, raised
+    after the failure is stored: Flower then counts it as failed. It is an expected error
+    (``throws``): logged without a traceback, never retried, and its message is acknowledged.
+    """
+    ended = run_job(job_id)
+    if ended.error is not None:
+        raise JobFailed(*ended.error)
+    return ended.status
 
 
 @worker_ready.connect
