@@ -5,11 +5,18 @@ finish). A child that dies on its own (a crash, an unrecoverable broker error, t
 is started again after a backoff that doubles with each quick death and resets once a child has
 lived a while; after ``max_quick`` quick deaths in a row the supervisor stops the others and
 exits non-zero, so the host's process manager sees a worker host that cannot stay up.
+
+Children die with the supervisor (Linux: ``PR_SET_PDEATHSIG``): a supervisor killed outright
+(SIGKILL, the OOM killer) takes its workers along, as a lost machine would, instead of leaving
+orphans that go on consuming messages nobody watches.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -127,6 +134,36 @@ class Supervisor:
         return next((code for code in codes if code > 0), 0)
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when its parent dies (None where the
+    platform cannot)."""
+    prctl = _prctl()  # loaded here, in the parent: the forked child only calls it
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return preexec
+
+
 def child_node(node: str, index: int, count: int) -> str:
     """``name@host`` → ``name<index>@host``: each child its own Celery node name (one child
     keeps the name as given)."""
@@ -160,7 +197,8 @@ def supervise(
                 loglevel,
                 "--node",
                 child_node(node, index, count),
-            ]
+            ],
+            preexec_fn=die_with_parent(),  # only prctl runs between fork and exec
         )
 
     supervisor = Supervisor(count, spawn or default_spawn, restarts)

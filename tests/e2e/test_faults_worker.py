@@ -133,3 +133,32 @@ def test_killed_child_of_a_two_process_worker_is_started_again(host: Host) -> No
     finally:
         worker.stop()
     assert worker.log().count("Unrecoverable error") == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie waiting for its reaper is gone too
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_die_with_a_supervisor_killed_outright(host: Host) -> None:
+    worker = WorkerProcess(host.env(), host.folder / "worker.log", concurrency=2)
+    worker.start()
+    try:
+        child = _ready_pid(worker, worker.nodes[0])
+        assert child is not None and _alive(child)
+        assert worker.proc is not None
+        os.kill(worker.proc.pid, signal.SIGKILL)  # the supervisor, not the child
+        worker.proc.wait()
+        deadline = time.monotonic() + 20
+        while _alive(child):  # no orphan left consuming messages
+            assert time.monotonic() < deadline, f"worker child {child} outlived its supervisor"
+            time.sleep(0.1)
+    finally:
+        worker.stop()
