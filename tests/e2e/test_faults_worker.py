@@ -162,3 +162,55 @@ def test_workers_die_with_a_supervisor_killed_outright(host: Host) -> None:
             time.sleep(0.1)
     finally:
         worker.stop()
+
+
+def _wait_in_flight(host: Host, worker: WorkerProcess, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while host.emulator.control.stats()["in_flight"] < count:
+        assert time.monotonic() < deadline, worker.log()[-4000:]
+        time.sleep(0.1)
+
+
+def test_workers_ride_through_redis_restarts(host: Host) -> None:
+    host.emulator.control.set_faults(latency_s=1.0)
+    worker = WorkerProcess(
+        host.env(IMAGEJOBS_LEASE_S="10", IMAGEJOBS_SWEEP_INTERVAL_S="0.5"),
+        host.folder / "worker.log",
+        concurrency=4,
+        processes=2,
+    )
+    worker.start()
+    try:
+        ids = host.submit(16)
+        for _ in range(3):  # with jobs in flight and messages unacknowledged, each time
+            _wait_in_flight(host, worker, 2)
+            host.redis.restart(down_s=0.3)
+            time.sleep(1.5)
+        elapsed = host.wait_done(ids, worker, timeout_s=90)
+    finally:
+        worker.stop()
+    log = worker.log()
+    print(f"\nthree Redis restarts: 16 jobs done {elapsed:.1f} s after the last one")
+    assert "Unrecoverable error" not in log
+    assert "exited with code" not in log  # no child died, none had to be started again
+    assert host.result_sets(ids) == 16
+    assert host.emulator.control.stats()["calls"]["generateContent"] == 16
+
+
+def test_jobs_a_wiped_redis_lost_are_done_soon_after_it_is_back(host: Host) -> None:
+    """With the default lease (600 s) and sweep interval (5 s): before, the lost messages were
+    sent again only after max(lease, 60 s)."""
+    host.emulator.control.set_faults(latency_s=2.0)
+    worker = WorkerProcess(host.env(), host.folder / "worker.log", concurrency=4)
+    worker.start()
+    try:
+        ids = host.submit(12)
+        _wait_in_flight(host, worker, 4)  # 4 running; the other 8 wait on the broker
+        host.redis.restart(down_s=1.0)  # comes back empty
+        elapsed = host.wait_done(ids, worker, timeout_s=60)
+    finally:
+        worker.stop()
+    print(f"\nwiped Redis: 12 jobs done {elapsed:.1f} s after Redis was back")
+    assert "the broker lost its messages: sending" in worker.log()
+    assert host.result_sets(ids) == 12
+    assert host.emulator.control.stats()["calls"]["generateContent"] == 12
