@@ -79,7 +79,7 @@ def cli_app() -> typer.Typer:
     global _registered
     if not _registered:
         from api.cli import api_command, keys_app
-        from imagejobs.emulator.cli import emulator_command
+        from imagejobs.emulator.command import emulator_command
 
         app.command("emulator", help="Run the local Gemini-compatible emulator.")(emulator_command)
         app.command("api", help="Run the HTTP API for producers.")(api_command)

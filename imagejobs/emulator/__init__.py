@@ -4,9 +4,9 @@ Start it with ``imagejobs emulator`` or in-process with :class:`EmulatorServer`;
 scripted answers with :class:`EmulatorControl`. See docs/emulator.md.
 """
 
+from imagejobs.emulator.background import EmulatorServer
 from imagejobs.emulator.config import EmulatorConfig, Faults
 from imagejobs.emulator.control import EmulatorControl, EmulatorControlError
-from imagejobs.emulator.runner import EmulatorServer
 from imagejobs.emulator.server import create_app
 
 __all__ = [

@@ -23,8 +23,8 @@ import numpy as np
 from imagejobs.core.model_facts import Family
 from imagejobs.core.models import family as family_by_key
 from imagejobs.emulator.analysis import DetectedObject, ImageAnalysis
+from imagejobs.emulator.intent import classification_labels, decide_task, requested_filter
 from imagejobs.emulator.request import GenerateRequest
-from imagejobs.emulator.tasks import classification_labels, decide_task, requested_filter
 
 PREFIX = "[imagejobs emulator]"
 

@@ -11,9 +11,9 @@ import pytest
 from google import genai
 from google.genai import types
 
+from imagejobs.emulator.intent import classification_labels, decide_task
 from imagejobs.emulator.request import GenerateRequest
 from imagejobs.emulator.scenes import Scene, ShapeSpec, make_scene
-from imagejobs.emulator.tasks import classification_labels, decide_task
 
 JSON = types.GenerateContentConfig(response_mime_type="application/json")
 

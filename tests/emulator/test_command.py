@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from typer.testing import CliRunner
 
-from imagejobs.emulator.cli import emulator_command
+from imagejobs.emulator.command import emulator_command
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> tuple[Any, dict[str, Any]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 import uvicorn
 
+from imagejobs.emulator.background import uvicorn_config
 from imagejobs.emulator.config import EmulatorConfig, Faults
-from imagejobs.emulator.runner import uvicorn_config
 from imagejobs.emulator.server import create_app
 
 
