@@ -3,7 +3,8 @@
 Scenarios (``--scenario NAME``, repeatable; all by default):
 
 * worker_kill       a worker host SIGKILLed mid-call; its jobs are taken over after the lease
-* redis_wipe        the broker killed and restarted empty mid-run (default lease of 600 s)
+* redis_wipe        the broker killed and restarted empty, mid-run and with threads idle
+                    (default lease of 600 s)
 * postgres_restart  Postgres restarted while finishing writes are in progress
 * storm_429         most Gemini calls answer 429 with retryDelay for a window
 * poison            a corrupt image and an answer cut short among good jobs

@@ -12,7 +12,7 @@ from bench.faultkit.hosts import Host
 from bench.faultkit.report import ScenarioResult
 from bench.faultkit.run import Scale, ScenarioRun, wait_until
 from bench.faultkit.suite import Suite
-from bench.faultkit.tally import count_final, count_status
+from bench.faultkit.tally import count_final, count_status, wait_final
 from imagejobs.core.jobspec import JobOptions, JobSpec
 from imagejobs.emulator.scenes import random_scene
 
@@ -76,7 +76,9 @@ def worker_kill(suite: Suite, scale: Scale) -> ScenarioResult:
         result.figure("time from the kill to all done (s)", _seconds(killed_at, drained))
         result.check("the kill hit jobs in flight", in_flight > 0, f"{in_flight} running")
         result.check(
-            "every job succeeded", counted.succeeded == counted.submitted, f"{counted.errors}"
+            "every job succeeded",
+            counted.succeeded == counted.submitted,
+            f"{counted.succeeded} of {counted.submitted}; failures {dict(counted.errors)}",
         )
         result.check(
             "no Gemini call beyond the ones the kill cut off",
@@ -91,7 +93,9 @@ def redis_wipe(suite: Suite, scale: Scale) -> ScenarioResult:
     """The own Redis is SIGKILLed mid-run (no persistence: every queued and unacknowledged
     message is gone) and started again empty after an outage. Workers run with the default
     lease (600 s): the jobs whose messages were wiped must be found and sent again without
-    waiting for it, and every worker process must ride through the broker restart."""
+    waiting for it. Then Redis is restarted again while a few jobs run and the other threads
+    wait for messages (a BRPOP in flight next to unacknowledged messages: where kombu once
+    crashed a worker). Every worker process must ride through both restarts."""
     result = ScenarioResult("redis_wipe", SCENARIOS["redis_wipe"], scale.name)
     env = {"IMAGEJOBS_SWEEP_INTERVAL_S": f"{scale.sweep_interval_s:g}"}  # lease: the default
     with ScenarioRun(suite, result, scale, worker_env=env) as run:
@@ -108,13 +112,31 @@ def redis_wipe(suite: Suite, scale: Scale) -> ScenarioResult:
         suite.redis.restart_empty(scale.outage_s)
         back_at = time.monotonic()
         drained = run.drain()
-        run.common_figures()
         back_to_done = _seconds(back_at, drained)
+        # Then the case that once crashed kombu: threads free (a BRPOP waiting) while others
+        # run jobs whose messages are unacknowledged. Fewer jobs than threads, all in flight.
+        assert run.emulator is not None
+        emulator = run.emulator
+        later = run.submit(run.good_jobs(max(1, scale.threads // 2), first_seed=scale.jobs))
+        wait_until(
+            lambda: emulator.control.stats()["in_flight"] >= len(later),
+            FAULT_TIMEOUT_S,
+            "the later jobs in flight",
+        )
+        suite.redis.restart_empty(scale.outage_s)
+        later_back = time.monotonic()
+        later_drained = wait_final(run.db_url, later, scale.drain_timeout_s)
+        run.drained = None if drained is None else later_drained
+        later_done = f"{count_final(run.db_url, later)}/{len(later)} done" + (
+            "" if later_drained is None else f", {later_drained - later_back:.1f} s after"
+        )
+        run.common_figures()
         result.figure("lease", "default (600 s)")
-        result.figure("jobs queued / running at the wipe", f"{queued} / {running}")
-        result.figure("Redis down for (s)", back_at - wiped_at)
+        result.figure("jobs queued / running at the mid-run wipe", f"{queued} / {running}")
+        result.figure("Redis down for (s, each restart)", back_at - wiped_at)
         result.figure("time from Redis back to all jobs done (s)", back_to_done)
-        _alive(result, hosts, "after the wipe")
+        result.figure("restart with threads idle and jobs in flight: jobs", later_done)
+        _alive(result, hosts, "after the wipes")
         result.check(
             f"all jobs done within {REDIS_TARGET_S:g} s of Redis coming back",
             back_to_done is not None and back_to_done <= REDIS_TARGET_S,
