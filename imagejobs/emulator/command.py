@@ -7,6 +7,7 @@ import uvicorn
 
 from imagejobs.emulator.background import uvicorn_config
 from imagejobs.emulator.config import EmulatorConfig, Faults
+from imagejobs.emulator.quota import QuotaLimits, parse_limit_flags
 from imagejobs.emulator.server import create_app
 
 
@@ -29,6 +30,16 @@ def emulator_command(
     inline_limit_bytes: int = typer.Option(20_000_000, help="Largest request body accepted."),
     max_images: int = typer.Option(3600, help="Most images accepted in one request."),
     api_key: str = typer.Option("", help="Only accept this key (default: any non-empty key)."),
+    rpm: list[str] = typer.Option(
+        [], help="Requests per minute per project: N for every model, or MODEL=N (repeatable)."
+    ),
+    tpm: list[str] = typer.Option(
+        [], help="Input tokens per minute per project: N or MODEL=N (repeatable)."
+    ),
+    rpd: list[str] = typer.Option(
+        [], help="Requests per day per project (Pacific day): N or MODEL=N (repeatable)."
+    ),
+    quota_tier: str = typer.Option("free", help="Quota names in 429s: free or paid."),
     seed: int = typer.Option(0, help="Seed of the fault dice."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
@@ -56,6 +67,12 @@ def emulator_command(
             processing_delay_s=processing_delay,
             api_key=api_key or None,
             faults=faults,
+            quotas=QuotaLimits(
+                rpm=parse_limit_flags("rpm", rpm),
+                tpm=parse_limit_flags("tpm", tpm),
+                rpd=parse_limit_flags("rpd", rpd),
+                tier=quota_tier,
+            ),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from imagejobs.emulator.quota import METRICS, QuotaLimits
+
 FILE_TTL_S = 48 * 3600
 UPLOAD_CHUNK_GRANULARITY = 8 * 1024 * 1024
 
@@ -76,6 +78,7 @@ class EmulatorConfig:
     processing_delay_s: float = 0.0
     api_key: str | None = None  # None: any non-empty key is accepted
     faults: Faults = field(default_factory=Faults)
+    quotas: QuotaLimits = field(default_factory=QuotaLimits)  # changeable at run time too
 
     def __post_init__(self) -> None:
         if self.inline_limit_bytes <= 0:
@@ -92,12 +95,21 @@ class EmulatorConfig:
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> EmulatorConfig:
-        """Build from flat keyword arguments: config fields and fault fields mixed."""
-        config_names = {f.name for f in dataclasses.fields(cls)} - {"faults"}
+        """Build from flat keyword arguments: config fields, fault fields and quota fields
+        (``rpm``, ``tpm``, ``rpd``: a number for every model or a map by model;
+        ``quota_tier``) mixed."""
+        config_names = {f.name for f in dataclasses.fields(cls)} - {"faults", "quotas"}
+        quota_names = {*METRICS, "quota_tier"}
         config_args = {k: v for k, v in kwargs.items() if k in config_names}
-        fault_args = {k: v for k, v in kwargs.items() if k not in config_names and k != "faults"}
+        quota_args = {k.removeprefix("quota_"): v for k, v in kwargs.items() if k in quota_names}
+        fault_args = {
+            k: v
+            for k, v in kwargs.items()
+            if k not in config_names and k not in quota_names and k not in ("faults", "quotas")
+        }
         base = kwargs.get("faults") or Faults()
-        return cls(**config_args, faults=base.updated(fault_args))
+        quotas = (kwargs.get("quotas") or QuotaLimits()).updated(quota_args)
+        return cls(**config_args, faults=base.updated(fault_args), quotas=quotas)
 
 
 def _coerce(name: str, annotation: Any, raw: Any) -> Any:

@@ -23,6 +23,21 @@ class EmulatorControl:
     def get_faults(self) -> dict[str, Any]:
         return self._call("GET", "/_emulator/faults")
 
+    def overload(self, model: str, for_s: float, rate: float = 1.0) -> dict[str, Any]:
+        """``model`` (or ``*``) answers 503 "overloaded" to ``rate`` of its calls for ``for_s``
+        seconds (0 ends it); returns all faults."""
+        return self.set_faults(overload={model: {"for_s": for_s, "rate": rate}})
+
+    def set_quota(self, **metrics: Any) -> dict[str, Any]:
+        """Replace quota metrics: ``rpm=600`` (every model), ``tpm={"gemini-2.5-pro": 10_000}``,
+        ``rpd=None`` (no limit), ``tier="paid"``; returns limits and usage."""
+        return self._call("PUT", "/_emulator/quota", metrics)
+
+    def get_quota(self) -> dict[str, Any]:
+        """Limits, tier and usage per (project, model): last-minute requests and input tokens,
+        requests today."""
+        return self._call("GET", "/_emulator/quota")
+
     def script(self, responses: list[dict[str, Any]]) -> dict[str, Any]:
         """Queue exact answers for the next generate calls: ``{"text", "finishReason",
         "usageMetadata"}``, ``{"error": {"code", "status", "message", "retryDelay"}}`` or

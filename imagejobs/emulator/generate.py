@@ -20,8 +20,15 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from imagejobs.core.models import ModelInfo, UnknownModel, model_info, thinking_problem
+from imagejobs.core.models import (
+    ModelInfo,
+    UnknownModel,
+    model_info,
+    normalise_name,
+    thinking_problem,
+)
 from imagejobs.emulator.analysis import ImageAnalysis, ImageDecodeError, analyse_image
+from imagejobs.emulator.quota import project_for_key, quota_error
 from imagejobs.emulator.request import GenerateRequest, parse_count, parse_generate
 from imagejobs.emulator.responses import answer_text
 from imagejobs.emulator.state import EmulatorState
@@ -33,7 +40,13 @@ from imagejobs.emulator.usage import (
     truncate_to_budget,
     usage_metadata,
 )
-from imagejobs.emulator.wire import RpcError, fault_error, loads_lenient
+from imagejobs.emulator.wire import (
+    DEFAULT_MESSAGES,
+    RpcError,
+    api_key_of,
+    fault_error,
+    loads_lenient,
+)
 
 ACTIONS = {"generateContent", "streamGenerateContent", "countTokens"}
 BAD_IMAGE_MESSAGE = (
@@ -76,16 +89,66 @@ async def handle_model_call(
     if action not in ACTIONS:
         raise RpcError(404, f"Method models.{action} is not found for the emulator.", "NOT_FOUND")
     plain_stream = action == "streamGenerateContent" and request.query_params.get("alt") != "sse"
+    admitted = Admitted()
+    status = 500
     try:
-        return await _model_call(request, state, model, action, version)
+        response = await _model_call(request, state, model, action, version, admitted)
+        status = response.status_code
+        return response
     except RpcError as exc:
+        status = exc.code
         if plain_stream:  # without alt=sse even errors come as a JSON array
             return JSONResponse([exc.body()], status_code=exc.code)
         raise
+    finally:
+        if action != "countTokens":
+            name = normalise_name(model)
+            state.call_stats.record(name, status, state.now(), admitted.tokens)
+
+
+@dataclass
+class Admitted:
+    """The prompt tokens a generate call was admitted with (0 until the quota admits it)."""
+
+    tokens: int = 0
+
+
+async def _admit(
+    request: Request, state: EmulatorState, parsed: GenerateRequest, call: Call
+) -> int:
+    """Count the call against its project's quota (429 if over), then apply an overload
+    window (503, no RetryInfo); returns the prompt tokens counted."""
+    try:
+        sizes = await anyio.to_thread.run_sync(_sizes, parsed)
+    except RpcError:
+        raise RpcError(400, BAD_IMAGE_MESSAGE) from None  # as generate words it
+    text_count, image_count = prompt_counts(parsed, sizes)
+    tokens = text_count + image_count
+    now = state.now()
+    project = project_for_key(api_key_of(request))
+    refusal = state.ledger.admit(state.quotas, project, call.info.name, tokens, now)
+    if refusal is not None:
+        raise quota_error(refusal, state.quotas.tier)
+    if state.roll(state.overloads.rate(call.info.name, now)):
+        raise OverloadedError(tokens)
+    return tokens
+
+
+class OverloadedError(RpcError):
+    """503 UNAVAILABLE of an overload window, after the call was counted against quota."""
+
+    def __init__(self, tokens: int) -> None:
+        super().__init__(503, DEFAULT_MESSAGES[503])
+        self.tokens = tokens
 
 
 async def _model_call(
-    request: Request, state: EmulatorState, model: str, action: str, version: str
+    request: Request,
+    state: EmulatorState,
+    model: str,
+    action: str,
+    version: str,
+    admitted: Admitted,
 ) -> Response:
     info = resolve_model(model, version, action)
     call = Call(version, model, info)
@@ -105,6 +168,11 @@ async def _model_call(
     problem = thinking_problem(info, parsed.thinking_level, parsed.thinking_budget)
     if problem:
         raise RpcError(400, problem)
+    try:
+        admitted.tokens = await _admit(request, state, parsed, call)
+    except OverloadedError as exc:
+        admitted.tokens = exc.tokens
+        raise
     state.bytes_inline += parsed.inline_bytes
     state.enter()
     try:

@@ -19,7 +19,7 @@ from imagejobs.emulator import files_api, models_api
 from imagejobs.emulator.config import EmulatorConfig
 from imagejobs.emulator.generate import handle_model_call
 from imagejobs.emulator.state import EmulatorState
-from imagejobs.emulator.wire import RpcError, loads_lenient
+from imagejobs.emulator.wire import RpcError, api_key_of, loads_lenient
 
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
 
@@ -74,7 +74,16 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
                 state.set_faults(changes)
             except ValueError as exc:
                 raise RpcError(400, str(exc)) from None
-        return JSONResponse(state.faults.as_dict())
+        return JSONResponse(state.faults_dict())
+
+    async def quota(request: Request) -> Response:
+        if request.method in ("PUT", "POST"):
+            changes = await _json_object(request)
+            try:
+                state.set_quotas(changes)
+            except ValueError as exc:
+                raise RpcError(400, str(exc)) from None
+        return JSONResponse(state.quota_dict())
 
     async def script(request: Request) -> Response:
         if request.method == "DELETE":
@@ -109,6 +118,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
 
     routes = [
         Route("/_emulator/faults", faults, methods=["GET", "PUT", "POST"]),
+        Route("/_emulator/quota", quota, methods=["GET", "PUT", "POST"]),
         Route("/_emulator/script", script, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/stats", stats, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
@@ -135,7 +145,7 @@ def _version(request: Request) -> str:
 
 
 def _require_key(request: Request, state: EmulatorState) -> None:
-    key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+    key = api_key_of(request)
     if not key:
         raise RpcError(
             403,

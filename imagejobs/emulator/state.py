@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from imagejobs.emulator.callstats import CallStats
 from imagejobs.emulator.config import FILE_TTL_S, EmulatorConfig, Faults
+from imagejobs.emulator.overload import Overloads
+from imagejobs.emulator.quota import QuotaLedger, QuotaLimits
 
 
 def rfc3339(epoch: float) -> str:
@@ -83,8 +86,13 @@ class EmulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Forget files, uploads, script, stats and clock offset; faults back to the config's."""
+        """Forget files, uploads, script, stats, quota usage, overloads and clock offset; faults
+        and quotas back to the config's."""
         self.faults: Faults = dataclasses.replace(self.config.faults)
+        self.quotas: QuotaLimits = self.config.quotas
+        self.ledger = QuotaLedger()
+        self.overloads = Overloads()
+        self.call_stats = CallStats()
         self.rng = random.Random(self.faults.seed)
         self.files: dict[str, StoredFile] = {}
         self.uploads: dict[str, UploadSession] = {}
@@ -103,11 +111,27 @@ class EmulatorState:
 
     # Faults ------------------------------------------------------------------------------------
 
-    def set_faults(self, changes: dict[str, Any]) -> Faults:
+    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply fault changes (``overload`` included) all or nothing; returns all faults."""
+        changes = dict(changes)
+        overload = self.overloads.parse(changes.pop("overload", {}), self.now())
         self.faults = self.faults.updated(changes)
+        self.overloads.apply(overload)
         if "seed" in changes:
             self.rng = random.Random(self.faults.seed)
-        return self.faults
+        return self.faults_dict()
+
+    def faults_dict(self) -> dict[str, Any]:
+        return {**self.faults.as_dict(), "overload": self.overloads.as_dict(self.now())}
+
+    # Quotas ------------------------------------------------------------------------------------
+
+    def set_quotas(self, changes: dict[str, Any]) -> dict[str, Any]:
+        self.quotas = self.quotas.updated(changes)
+        return self.quota_dict()
+
+    def quota_dict(self) -> dict[str, Any]:
+        return {**self.quotas.as_dict(), "usage": self.ledger.usage(self.now())}
 
     def roll(self, rate: float) -> bool:
         """True with probability ``rate`` (exactly always at 1.0, never at 0)."""
@@ -183,4 +207,5 @@ class EmulatorState:
             "script_pending": len(self.script),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            **self.call_stats.as_dict(self.now()),
         }

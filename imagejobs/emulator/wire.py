@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 STATUS_BY_CODE = {
@@ -86,36 +87,44 @@ def fault_error(
     """
     if code == 429:
         delay = retry_delay or "1s"
+        violations = [quota_violation(QUOTA_METRIC, QUOTA_ID, model, QUOTA_VALUE)]
         return RpcError(
-            code, message or quota_message(model, delay), status, quota_details(model, delay)
+            code,
+            message or quota_message(violations, delay),
+            status,
+            quota_details(violations, delay),
         )
     details = [{"@type": RETRY_INFO_TYPE, "retryDelay": retry_delay}] if retry_delay else []
     return RpcError(code, message or DEFAULT_MESSAGES.get(code, f"error {code}"), status, details)
 
 
-def quota_message(model: str, delay: str) -> str:
+def quota_violation(metric: str, quota_id: str, model: str, value: str) -> dict[str, Any]:
+    """One QuotaFailure violation, shaped as real 429 bodies shape it."""
+    return {
+        "quotaMetric": metric,
+        "quotaId": quota_id,
+        "quotaDimensions": {"location": "global", "model": model},
+        "quotaValue": value,
+    }
+
+
+def quota_message(violations: list[dict[str, Any]], delay: str) -> str:
+    lines = "".join(
+        f"\n* Quota exceeded for metric: {v['quotaMetric']}, limit: {v['quotaValue']}, "
+        f"model: {v['quotaDimensions']['model']}"
+        for v in violations
+    )
     return (
         "You exceeded your current quota, please check your plan and billing details. For more "
         f"information on this error, head to: {RATE_LIMITS_URL}. To monitor your current usage, "
-        "head to: https://ai.dev/usage?tab=rate-limit. \n* Quota exceeded for metric: "
-        f"{QUOTA_METRIC}, limit: {QUOTA_VALUE}, model: {model}\nPlease retry in {delay}."
+        f"head to: https://ai.dev/usage?tab=rate-limit. {lines}\nPlease retry in {delay}."
     )
 
 
-def quota_details(model: str, delay: str) -> list[dict[str, Any]]:
+def quota_details(violations: list[dict[str, Any]], delay: str) -> list[dict[str, Any]]:
     """QuotaFailure, Help and RetryInfo, in the order real 429 bodies list them."""
     return [
-        {
-            "@type": QUOTA_FAILURE_TYPE,
-            "violations": [
-                {
-                    "quotaMetric": QUOTA_METRIC,
-                    "quotaId": QUOTA_ID,
-                    "quotaDimensions": {"location": "global", "model": model},
-                    "quotaValue": QUOTA_VALUE,
-                }
-            ],
-        },
+        {"@type": QUOTA_FAILURE_TYPE, "violations": violations},
         {
             "@type": HELP_TYPE,
             "links": [
@@ -132,6 +141,11 @@ def bad_request(message: str, field: str) -> RpcError:
     return RpcError(
         400, message, details=[{"@type": BAD_REQUEST_TYPE, "fieldViolations": [violation]}]
     )
+
+
+def api_key_of(request: Request) -> str:
+    """The key of a request (``x-goog-api-key`` header, else ``?key=``), or ""."""
+    return request.headers.get("x-goog-api-key") or request.query_params.get("key") or ""
 
 
 # Lenient JSON ---------------------------------------------------------------------------------

@@ -77,3 +77,31 @@ def test_flags_map_onto_config_and_faults(monkeypatch: pytest.MonkeyPatch) -> No
 def test_bad_flag_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     result, seen = run_cli(monkeypatch, ["--rate-429", "3"])
     assert result.exit_code != 0 and "rate_429" in result.output and "config" not in seen
+
+
+def test_quota_flags_for_every_model_and_per_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, seen = run_cli(
+        monkeypatch,
+        [
+            "--rpm",
+            "600",
+            "--rpm",
+            "gemini-2.5-pro=150",
+            "--tpm",
+            "gemini-3.5-flash=1000000",
+            "--rpd",
+            "10000",
+            "--quota-tier",
+            "paid",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    quotas = seen["config"].app.state.emulator.quotas
+    assert quotas.rpm == {"*": 600, "gemini-2.5-pro": 150}
+    assert quotas.tpm == {"gemini-3.5-flash": 1_000_000}
+    assert (quotas.rpd, quotas.tier) == ({"*": 10_000}, "paid")
+
+
+def test_bad_quota_flag_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, seen = run_cli(monkeypatch, ["--rpm", "gemini-2.5-flsh=5"])
+    assert result.exit_code != 0 and "gemini-2.5-flsh" in result.output and "config" not in seen
