@@ -11,7 +11,17 @@ import subprocess
 import time
 from pathlib import Path
 
+import kombu.exceptions
+import redis
+
 from worker.process import WorkerProcess
+
+# What a readiness ping can raise while the broker is briefly unreachable.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    redis.RedisError,
+    kombu.exceptions.OperationalError,
+    ConnectionError,
+)
 
 
 def children(pid: int) -> list[int]:
@@ -42,8 +52,24 @@ class Host:
         self.started_pids: list[int] = []
 
     def start(self, timeout_s: float = 90.0) -> None:
-        self.worker.start(timeout_s=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        try:
+            self.worker.start(timeout_s=timeout_s)
+        except BROKER_ERRORS as exc:  # the readiness ping hit a broker hiccup: ask again
+            self._wait_ready(deadline, exc)
         self.started_pids = self.pids()
+
+    def _wait_ready(self, deadline: float, first: BaseException) -> None:
+        proc = self.worker.proc
+        while time.monotonic() < deadline:
+            if proc is None or proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.worker.log()[-4000:]}")
+            with contextlib.suppress(*BROKER_ERRORS):
+                if self.worker.ready():
+                    return
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready (first ping failed: {first!r})")
 
     @property
     def supervisor(self) -> int | None:
