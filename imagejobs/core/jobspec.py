@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from imagejobs.core.tokens import normalise_media_resolution
+from imagejobs.core.media_resolution import normalise_media_resolution
 
 Task = Literal["caption", "ask", "classify", "detect", "segment", "compare"]
-TASKS: tuple[str, ...] = ("caption", "ask", "classify", "detect", "segment", "compare")
+TASKS: tuple[str, ...] = get_args(Task)  # the one list of tasks, in this order
 SPATIAL_TASKS = ("detect", "segment")  # boxes refer to one image: one Gemini call per image
 WEBHOOK_EVENTS = ("job.started", "job.succeeded", "job.failed", "job.canceled")
 DEFAULT_WEBHOOK_EVENTS = ["job.succeeded", "job.failed", "job.canceled"]

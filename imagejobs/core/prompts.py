@@ -7,10 +7,12 @@ Schemas use the Gemini API's OpenAPI subset (upper-case type names).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-TASKS = ("caption", "ask", "classify", "detect", "segment", "compare")
+from imagejobs.core.jobspec import TASKS
+
 JSON_MIME = "application/json"
 
 BOX_FORMAT = "The box_2d should be [ymin, xmin, ymax, xmax] normalized to 0-1000."
@@ -84,6 +86,23 @@ def _check_labels(labels: list[str] | None) -> list[str]:
     return cleaned
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """A task's inputs, cleaned: what each task's prompt builder reads."""
+
+    extra: str | None  # the producer's extra guidance, appended to the prompt
+    question: str | None
+    labels: list[str] | None
+    target: str | None
+    n_images: int
+    multi_label: bool
+    max_objects: int
+
+    @property
+    def subject(self) -> str:
+        return "these images" if self.n_images > 1 else "this image"
+
+
 def build_prompt(
     task: str,
     *,
@@ -106,80 +125,101 @@ def build_prompt(
         raise ValueError(f"n_images: needs at least 1 image, got {n_images}")
     if max_objects < 1:
         raise ValueError(f"max_objects: must be at least 1, got {max_objects}")
-    extra = _clean(prompt)
-    target = _clean(target)
-    several = n_images > 1
+    inputs = _Inputs(
+        extra=_clean(prompt),
+        question=_clean(question),
+        labels=labels,
+        target=_clean(target),
+        n_images=n_images,
+        multi_label=multi_label,
+        max_objects=max_objects,
+    )
+    return _BUILDERS[task](inputs)
 
-    if task == "caption":
-        subject = "these images" if several else "this image"
-        text = f"Write a concise, factual caption for {subject}."
-        return PromptSpec(_join(text, extra))
 
-    if task == "ask":
-        q = _clean(question)
-        if q is None:
-            raise ValueError("question: the ask task needs a non-empty question")
-        return PromptSpec(_join(q, extra))
+def _caption(inputs: _Inputs) -> PromptSpec:
+    text = f"Write a concise, factual caption for {inputs.subject}."
+    return PromptSpec(_join(text, inputs.extra))
 
-    if task == "compare":
-        if n_images < 2:
-            raise ValueError(f"n_images: compare needs at least 2 images, got {n_images}")
+
+def _ask(inputs: _Inputs) -> PromptSpec:
+    if inputs.question is None:
+        raise ValueError("question: the ask task needs a non-empty question")
+    return PromptSpec(_join(inputs.question, inputs.extra))
+
+
+def _compare(inputs: _Inputs) -> PromptSpec:
+    if inputs.n_images < 2:
+        raise ValueError(f"n_images: compare needs at least 2 images, got {inputs.n_images}")
+    text = (
+        f"Compare these {inputs.n_images} images. Describe the important similarities and "
+        "differences, referring to the images by their order (image 1, image 2, ...)."
+    )
+    return PromptSpec(_join(text, inputs.extra))
+
+
+def _classify(inputs: _Inputs) -> PromptSpec:
+    clean_labels = _check_labels(inputs.labels)
+    listing = ", ".join(clean_labels)
+    if inputs.multi_label:
         text = (
-            f"Compare these {n_images} images. Describe the important similarities and "
-            "differences, referring to the images by their order (image 1, image 2, ...)."
+            f"Choose every label that applies to {inputs.subject} from: {listing}. "
+            'Answer as JSON {"labels": [...]} using only these labels; '
+            "use an empty list if none applies."
         )
-        return PromptSpec(_join(text, extra))
-
-    if task == "classify":
-        clean_labels = _check_labels(labels)
-        listing = ", ".join(clean_labels)
-        subject = "these images" if several else "this image"
-        if multi_label:
-            text = (
-                f"Choose every label that applies to {subject} from: {listing}. "
-                'Answer as JSON {"labels": [...]} using only these labels; '
-                "use an empty list if none applies."
-            )
-        else:
-            text = (
-                f"Choose the one label that best describes {subject} from: {listing}. "
-                'Answer as JSON {"labels": [<label>]} with exactly one of these labels.'
-            )
-        return PromptSpec(
-            _join(text, extra),
-            response_mime_type=JSON_MIME,
-            response_schema=classify_schema(clean_labels),
-        )
-
-    if task == "detect":
-        what = f"Detect {target}." if target else "Detect all of the prominent items in the image."
+    else:
         text = (
-            f"{what} {BOX_FORMAT} Output a JSON list where each entry contains the 2D bounding "
-            'box in the key "box_2d" and the text label in the key "label". '
-            f"Limit to {max_objects} objects."
+            f"Choose the one label that best describes {inputs.subject} from: {listing}. "
+            'Answer as JSON {"labels": [<label>]} with exactly one of these labels.'
         )
-        return PromptSpec(
-            _join(text, extra),
-            system_instruction=DETECT_SYSTEM.format(max_objects=max_objects),
-            response_mime_type=JSON_MIME,
-            response_schema=DETECT_SCHEMA,
-            thinking_budget=0,
-        )
+    return PromptSpec(
+        _join(text, inputs.extra),
+        response_mime_type=JSON_MIME,
+        response_schema=classify_schema(clean_labels),
+    )
 
-    # segment
-    what = target or "all of the prominent items in the image"
+
+def _detect(inputs: _Inputs) -> PromptSpec:
+    target = inputs.target
+    what = f"Detect {target}." if target else "Detect all of the prominent items in the image."
+    text = (
+        f"{what} {BOX_FORMAT} Output a JSON list where each entry contains the 2D bounding "
+        'box in the key "box_2d" and the text label in the key "label". '
+    )
+    return _spatial(text, DETECT_SYSTEM, DETECT_SCHEMA, inputs)
+
+
+def _segment(inputs: _Inputs) -> PromptSpec:
+    what = inputs.target or "all of the prominent items in the image"
     text = (
         f"Give the segmentation masks for {what}. Output a JSON list of segmentation masks where "
         'each entry contains the 2D bounding box in the key "box_2d", the segmentation mask in '
         'key "mask", and the text label in the key "label". Use descriptive labels. '
-        f"Limit to {max_objects} objects."
     )
+    return _spatial(text, SEGMENT_SYSTEM, None, inputs)
+
+
+def _spatial(text: str, system: str, schema: dict[str, Any] | None, inputs: _Inputs) -> PromptSpec:
+    """Detect and segment: JSON mode, at most ``max_objects`` items, thinking off (the docs)."""
+    limit = f"Limit to {inputs.max_objects} objects."
     return PromptSpec(
-        _join(text, extra),
-        system_instruction=SEGMENT_SYSTEM.format(max_objects=max_objects),
+        _join(text + limit, inputs.extra),
+        system_instruction=system.format(max_objects=inputs.max_objects),
         response_mime_type=JSON_MIME,
+        response_schema=schema,
         thinking_budget=0,
     )
+
+
+_BUILDERS: dict[str, Callable[[_Inputs], PromptSpec]] = {
+    "caption": _caption,
+    "ask": _ask,
+    "classify": _classify,
+    "detect": _detect,
+    "segment": _segment,
+    "compare": _compare,
+}
+assert set(_BUILDERS) == set(TASKS), "every task needs a prompt builder"
 
 
 def _join(text: str, extra: str | None) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 
+from imagejobs.core.media_resolution import DEFAULT_MEDIA_RESOLUTION, normalise_media_resolution
 from imagejobs.core.models import UnknownModel, model_info
 
 TOKENS_PER_TILE = 258
@@ -38,7 +39,6 @@ MEDIA_RESOLUTION_TOKENS: dict[str, int] = {
     "HIGH": 1120,
     "ULTRA_HIGH": 2240,
 }
-DEFAULT_MEDIA_RESOLUTION = "HIGH"
 GLOBAL_2X_TOKENS: dict[str, int] = {"LOW": 64, "MEDIUM": 256, "HIGH": 256}
 
 _FAMILY_RE = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
@@ -62,17 +62,6 @@ def token_rule(model: str) -> str:
 def uses_media_resolution(model: str) -> bool:
     """True for model families billed by ``media_resolution`` (Gemini 3 and later)."""
     return token_rule(model) == "media_resolution"
-
-
-def normalise_media_resolution(value: str | None) -> str:
-    """Accept ``HIGH``, ``high`` or ``MEDIA_RESOLUTION_HIGH``; None means the default."""
-    if value is None or value == "" or value.upper() == "MEDIA_RESOLUTION_UNSPECIFIED":
-        return DEFAULT_MEDIA_RESOLUTION
-    level = value.upper().removeprefix("MEDIA_RESOLUTION_")
-    if level not in MEDIA_RESOLUTION_TOKENS:
-        allowed = ", ".join(MEDIA_RESOLUTION_TOKENS)
-        raise ValueError(f"unknown media_resolution {value!r}; expected one of {allowed}")
-    return level
 
 
 def crop_unit(width: int, height: int) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from imagejobs.core.jobspec import SPATIAL_TASKS
 from imagejobs.core.model_facts import Family
 from imagejobs.core.models import family as family_by_key
 from imagejobs.emulator.analysis import DetectedObject, ImageAnalysis
@@ -43,7 +44,7 @@ def answer_text(
     if not analyses:
         return _text_only(request)
     task = decide_task(request)
-    if task in ("detect", "segment"):
+    if task in SPATIAL_TASKS:
         fam = family or family_by_key("gemini-2.5-flash")
         shape = None if task == "detect" else fam.mask_shape
         if shape == "png" and seg_tokens:

@@ -15,7 +15,8 @@ from typing import Any
 from google import genai
 from google.genai import types
 
-from imagejobs.core.tokens import normalise_media_resolution, uses_media_resolution
+from imagejobs.core.media_resolution import normalise_media_resolution
+from imagejobs.core.tokens import uses_media_resolution
 from imagejobs.gemini.errors import GeminiCallError, classify_error
 from imagejobs.gemini.port import (
     FileImage,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from imagejobs.core.prompts import DETECT_SCHEMA, TASKS, build_prompt
+from imagejobs.core.jobspec import TASKS
+from imagejobs.core.prompts import DETECT_SCHEMA, build_prompt
 
 
 def test_detect_defaults_follow_the_guide() -> None:

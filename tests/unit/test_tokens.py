@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from imagejobs.core.media_resolution import normalise_media_resolution
 from imagejobs.core.tokens import (
     crop_unit,
     image_tokens,
     model_generation,
-    normalise_media_resolution,
     text_tokens,
     tile_count,
     token_rule,
