@@ -56,6 +56,16 @@ def test_trailing_comma_repair_leaves_strings_alone(text: str, expected: object)
 def test_remove_trailing_commas_direct() -> None:
     assert remove_trailing_commas('[1, "a,]" , ]') == '[1, "a,]"  ]'
     assert remove_trailing_commas("[1,2]") == "[1,2]"
+    # A comma with nothing after it (cut-off output) closes nothing: it stays.
+    assert remove_trailing_commas("[1, 2, \n") == "[1, 2, \n"
+    assert remove_trailing_commas('{"a": [1,\t\r\n]}') == '{"a": [1\t\r\n]}'
+
+
+def test_parse_error_is_its_own_type_not_a_value_error() -> None:
+    # Callers turn a ParseError into a failed job: a ValueError from a bug must not look like one.
+    assert not issubclass(ParseError, ValueError)
+    with pytest.raises(ValueError, match="unknown ParseError code"):
+        ParseError("no_such_code", "x")
 
 
 @pytest.mark.parametrize(
