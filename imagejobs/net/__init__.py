@@ -1,15 +1,8 @@
 """Guarded outbound HTTP: the address guard and the fetcher that connects only to checked IPs."""
 
+from imagejobs.net.errors import BlockedAddress, InvalidURL, UnresolvableHost, URLRefused
 from imagejobs.net.fetch import FetchError, FetchResult, GuardedFetcher, PostResult
-from imagejobs.net.guard import (
-    BlockedAddress,
-    InvalidURL,
-    ParsedURL,
-    UnresolvableHost,
-    check_url,
-    parse_and_check_url,
-    resolve_checked,
-)
+from imagejobs.net.guard import ParsedURL, check_url, parse_and_check_url, resolve_checked
 
 __all__ = [
     "BlockedAddress",
@@ -19,6 +12,7 @@ __all__ = [
     "InvalidURL",
     "ParsedURL",
     "PostResult",
+    "URLRefused",
     "UnresolvableHost",
     "check_url",
     "parse_and_check_url",

@@ -26,15 +26,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from imagejobs.net.guard import (
-    Allowlist,
-    BlockedAddress,
-    InvalidURL,
-    ParsedURL,
-    Resolver,
-    UnresolvableHost,
-    check_url,
-)
+from imagejobs.net.errors import UnresolvableHost, URLRefused
+from imagejobs.net.guard import Allowlist, ParsedURL, Resolver, check_url
 
 if TYPE_CHECKING:
     from imagejobs.settings import Settings
@@ -176,7 +169,7 @@ class GuardedFetcher:
             return check_url(url, allowlist=self.allowlist, resolver=self.resolver)
         except UnresolvableHost as exc:
             raise FetchError(str(exc), url=url, retryable=True) from None
-        except (BlockedAddress, InvalidURL) as exc:
+        except URLRefused as exc:  # InvalidURL or BlockedAddress, renamed with the hop
             if hop == 0:
                 raise
             where = f" (redirect hop {hop} from {redact_url(previous)})"

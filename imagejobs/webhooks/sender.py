@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from imagejobs.net.errors import URLRefused
 from imagejobs.net.fetch import FetchError, GuardedFetcher, redact_url
-from imagejobs.net.guard import BlockedAddress, InvalidURL
 from imagejobs.webhooks.schedule import parse_retry_after
 from imagejobs.webhooks.signing import sign
 
@@ -67,7 +67,7 @@ def deliver(
 
     try:
         result = fetcher.post(url, body, headers)
-    except (BlockedAddress, InvalidURL, FetchError) as exc:
+    except (URLRefused, FetchError) as exc:
         return outcome(None, str(exc))  # refused by the guard (nothing sent) or no answer
 
     status = result.status

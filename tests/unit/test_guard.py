@@ -9,16 +9,9 @@ from typing import Any
 
 import pytest
 
-from imagejobs.net.guard import (
-    BlockedAddress,
-    InvalidURL,
-    UnresolvableHost,
-    blocked_reason,
-    check_url,
-    normalise_host,
-    parse_and_check_url,
-    resolve_checked,
-)
+from imagejobs.net.addresses import blocked_reason, normalise_host
+from imagejobs.net.errors import BlockedAddress, InvalidURL, UnresolvableHost, URLRefused
+from imagejobs.net.guard import check_url, parse_and_check_url, resolve_checked
 
 
 def resolver_for(*ips: str, calls: list[str] | None = None) -> Any:
@@ -274,3 +267,13 @@ def test_every_address_of_a_refused_range_is_refused(network: str) -> None:
 @pytest.mark.parametrize("ip", ["1.1.1.1", "93.184.216.34", "2a00:1450:4001:80b::200e"])
 def test_public_addresses_have_no_reason(ip: str) -> None:
     assert blocked_reason(ipaddress.ip_address(ip)) is None
+
+
+def test_guard_refusals_are_their_own_types_not_value_errors() -> None:
+    # Callers map a refusal to "bad URL": a bug's ValueError must never be caught as one.
+    for refusal in (InvalidURL, BlockedAddress):
+        assert issubclass(refusal, URLRefused) and not issubclass(refusal, ValueError)
+    with pytest.raises(URLRefused):
+        parse_and_check_url("file:///etc/passwd")
+    with pytest.raises(URLRefused):
+        check_url("http://127.0.0.1/")
