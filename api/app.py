@@ -1,7 +1,7 @@
 """The FastAPI application: ``create_app(settings)``.
 
-Startup is cheap: no Gemini client, no connections until the first request; the database engine
-is the process-wide one from ``imagejobs.store.db``.
+Startup is cheap: no Gemini client, no connections until the first request. The app works with
+one :class:`imagejobs.runtime.Runtime`, built here from the settings unless one is given.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from sqlalchemy import text
 from api import routes_deliveries, routes_jobs, routes_keys
 from api.limits import BodyLimitMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, Problem, install_handlers, problem_response
-from api.schemas import Health, JobRequest
+from api.schemas import Health
+from imagejobs.intake.request import JobRequest
+from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings, get_settings
-from imagejobs.store.blobs import DirectoryBlobStore
-from imagejobs.store.db import session_scope
 
 DOCS_ASSETS_URL = "/docs-assets"
 
@@ -32,8 +32,14 @@ def body_limit(settings: Settings) -> int:
     return settings.max_image_bytes * BODY_LIMIT_IMAGES
 
 
-def create_app(settings: Settings | None = None, *, max_body_bytes: int | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    max_body_bytes: int | None = None,
+) -> FastAPI:
+    runtime = runtime or Runtime.from_settings(settings or get_settings())
+    settings = runtime.settings
     # /docs (Swagger UI) and /redoc load their scripts and styles from this server
     # (fastapi-offline ships them), not from a CDN: the docs work with no internet.
     app = FastAPIOffline(
@@ -43,15 +49,14 @@ def create_app(settings: Settings | None = None, *, max_body_bytes: int | None =
         static_url=DOCS_ASSETS_URL,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )
-    app.state.settings = settings
-    app.state.blobs = DirectoryBlobStore(settings.effective_blob_dir)
+    app.state.runtime = runtime
     install_handlers(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_deliveries.router)
     app.include_router(routes_keys.router)
     app.add_api_route(
         "/healthz",
-        _health_endpoint(settings),
+        _health_endpoint(runtime),
         methods=["GET"],
         response_model=Health,
         tags=["health"],
@@ -63,9 +68,12 @@ def create_app(settings: Settings | None = None, *, max_body_bytes: int | None =
     return app
 
 
-def _health_endpoint(settings: Settings) -> Any:
+def _health_endpoint(runtime: Runtime) -> Any:
     def healthz() -> Any:
-        checks = {"database": check_database(settings), "broker": check_broker()}
+        checks = {
+            "database": check_database(runtime),
+            "broker": "ok" if runtime.queue.reachable() else "unreachable",
+        }
         failed = {name: result for name, result in checks.items() if result != "ok"}
         if failed:
             detail = "; ".join(f"{name}: {result}" for name, result in failed.items())
@@ -75,21 +83,10 @@ def _health_endpoint(settings: Settings) -> Any:
     return healthz
 
 
-def check_database(settings: Settings) -> str:
+def check_database(runtime: Runtime) -> str:
     try:
-        with session_scope(settings.effective_database_url) as session:
+        with runtime.db.session() as session:
             session.execute(text("SELECT 1"))
-    except Exception as exc:
-        return f"unreachable ({type(exc).__name__})"
-    return "ok"
-
-
-def check_broker() -> str:
-    from worker.celery_app import app as celery_app
-
-    try:
-        with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"unreachable ({type(exc).__name__})"
     return "ok"

@@ -1,4 +1,5 @@
-"""Request dependencies: settings, blob store, and the producer behind the API key."""
+"""Request dependencies: the app's runtime (settings, database, blobs, broker), and the producer
+behind the API key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
 from api.producers import ProducerInfo, authenticate
+from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
 from imagejobs.store.blobs import BlobStore
 
@@ -18,14 +20,17 @@ bearer = HTTPBearer(
 )
 
 
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 def get_app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return get_runtime(request).settings
 
 
 def get_blobs(request: Request) -> BlobStore:
-    blobs: BlobStore = request.app.state.blobs
-    return blobs
+    return get_runtime(request).blobs
 
 
 def current_producer(
@@ -44,6 +49,7 @@ def current_producer(
     return producer
 
 
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 ProducerDep = Annotated[ProducerInfo, Depends(current_producer)]

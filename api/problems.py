@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imagejobs.core.jobspec import field_errors
+from imagejobs.intake.errors import InvalidRequest
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -113,6 +114,15 @@ def install_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
 
+    async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InvalidRequest)
+        return problem_response(
+            exc.status,
+            exc.detail,
+            instance=request.url.path,
+            errors=[FieldError(field=e.field, message=e.message) for e in exc.errors],
+        )
+
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "")
@@ -137,6 +147,7 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(InvalidRequest, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_crash)

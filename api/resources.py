@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from api.problems import ProblemError
 from api.schemas import DeliveryView, JobResource, JobSummary
+from imagejobs.core.links import job_links
 from imagejobs.results.view import render_job
 from imagejobs.store.models import Job, WebhookAttempt, WebhookDelivery
-from worker.runner import job_links
 
 ID_CHARS = frozenset("0123456789abcdef")
 

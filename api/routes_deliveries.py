@@ -7,14 +7,13 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.deps import ProducerDep, SettingsDep
+from api.deps import ProducerDep, RuntimeDep, SettingsDep
 from api.problems import Problem
 from api.producers import rotate_secret_by_id
 from api.resources import delivery_resource, owned_delivery, owned_job
 from api.schemas import DeliveryList, DeliveryView, SecretRotation, WebhookSecrets
 from imagejobs.store.db import session_scope
 from imagejobs.store.models import Producer, WebhookDelivery, utcnow
-from worker.queue import enqueue_delivery
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -52,10 +51,8 @@ def list_deliveries(job_id: str, settings: SettingsDep, producer: ProducerDep) -
     ),
     responses={**P401, 404: {"description": "No such delivery", "model": Problem}},
 )
-def replay_delivery(
-    delivery_id: str, settings: SettingsDep, producer: ProducerDep
-) -> dict[str, Any]:
-    with session_scope(settings.effective_database_url) as session:
+def replay_delivery(delivery_id: str, runtime: RuntimeDep, producer: ProducerDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
         row = owned_delivery(session, delivery_id, producer.id)
         if row.status == "disabled":
             owner = session.get(Producer, producer.id)
@@ -65,8 +62,8 @@ def replay_delivery(
                 ]
         row.status = "pending"
         row.next_attempt_at = utcnow()
-    enqueue_delivery(delivery_id)
-    with session_scope(settings.effective_database_url) as session:
+    runtime.queue.enqueue_delivery(delivery_id)
+    with runtime.db.session() as session:
         return delivery_resource(session, owned_delivery(session, delivery_id, producer.id))
 
 

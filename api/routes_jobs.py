@@ -13,22 +13,30 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import BlobsDep, ProducerDep, SettingsDep
-from api.intake import Limits, ParsedJob, bad, check_idempotency_key, check_image_bytes, parse_job
-from api.jsonbody import load_json
+from api.deps import BlobsDep, ProducerDep, RuntimeDep, SettingsDep
 from api.paging import BadCursor, decode_cursor, encode_cursor
 from api.problems import Problem, ProblemError
 from api.resources import job_resource, job_summary, links, owned_job
 from api.schemas import JobPage, JobResource, JobStatus
 from imagejobs.core.jobspec import Task
+from imagejobs.execution.deliveries import enqueue_pending
+from imagejobs.intake.errors import bad
+from imagejobs.intake.jobs import (
+    Limits,
+    ParsedJob,
+    check_idempotency_key,
+    check_image_bytes,
+    parse_job,
+)
+from imagejobs.intake.jsonbody import load_json
 from imagejobs.overlays import OverlayUnavailable, render_overlay
+from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
-from imagejobs.store.blobs import BlobNotFound, BlobStore
+from imagejobs.store.blobs import BlobNotFound
 from imagejobs.store.db import session_scope
 from imagejobs.store.jobs import request_cancel
 from imagejobs.store.models import Job
 from imagejobs.submission import IdempotencyConflict, ImageInput, submit_job
-from worker.deliveries import enqueue_pending
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = logging.getLogger(__name__)
@@ -151,8 +159,7 @@ async def _read_request(request: Request, settings: Settings) -> ParsedJob:
 )
 async def create_job(
     request: Request,
-    settings: SettingsDep,
-    blobs: BlobsDep,
+    runtime: RuntimeDep,
     producer: ProducerDep,
     idempotency_key: Annotated[
         str | None,
@@ -166,8 +173,8 @@ async def create_job(
     ] = None,
 ) -> JSONResponse:
     key = check_idempotency_key(idempotency_key)
-    parsed = await _read_request(request, settings)
-    resource, created = await run_in_threadpool(_submit, settings, blobs, parsed, producer.id, key)
+    parsed = await _read_request(request, runtime.settings)
+    resource, created = await run_in_threadpool(_submit, runtime, parsed, producer.id, key)
     headers = {"Location": resource["links"]["self"]}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -175,12 +182,11 @@ async def create_job(
 
 
 def _submit(
-    settings: Settings, blobs: BlobStore, parsed: ParsedJob, producer_id: str, key: str | None
+    runtime: Runtime, parsed: ParsedJob, producer_id: str, key: str | None
 ) -> tuple[dict[str, Any], bool]:
     try:
         submitted = submit_job(
-            settings,
-            blobs,
+            runtime,
             parsed.spec,
             parsed.images,
             producer_id=producer_id,
@@ -190,7 +196,7 @@ def _submit(
         raise bad("Idempotency-Key", str(exc)) from None
     except ValueError as exc:
         raise bad("images", str(exc)) from None
-    resource = accepted_resource(settings, submitted.job_id, producer_id, submitted.created)
+    resource = accepted_resource(runtime.settings, submitted.job_id, producer_id, submitted.created)
     return resource, submitted.created
 
 
@@ -286,14 +292,15 @@ def get_job(job_id: str, settings: SettingsDep, producer: ProducerDep) -> dict[s
         409: problem("The job already succeeded or failed"),
     },
 )
-def cancel_job(job_id: str, settings: SettingsDep, producer: ProducerDep) -> JSONResponse:
+def cancel_job(job_id: str, runtime: RuntimeDep, producer: ProducerDep) -> JSONResponse:
+    settings = runtime.settings
     with session_scope(settings.effective_database_url) as session:
         job = owned_job(session, job_id, producer.id)
         before = job.status
         if before in ("succeeded", "failed"):
             raise ProblemError(409, f"job {job_id} already {before}; it cannot be canceled")
         request_cancel(session, job, links=links(job.id), summary={})
-    enqueue_pending(settings, job_id)
+    enqueue_pending(runtime, job_id)
     with session_scope(settings.effective_database_url) as session:
         resource = job_resource(session, owned_job(session, job_id, producer.id))
     code = 200 if resource["status"] == "canceled" else 202

@@ -40,30 +40,31 @@ os.environ.update(
 
 import redis  # noqa: E402
 
+from imagejobs.broker.names import NOOP, QUEUE, RUN_JOB  # noqa: E402
+from imagejobs.broker.queue import JobQueue  # noqa: E402
 from imagejobs.core.jobspec import JobSpec  # noqa: E402
 from imagejobs.emulator import EmulatorServer  # noqa: E402
 from imagejobs.emulator.scenes import random_scene  # noqa: E402
+from imagejobs.runtime import Runtime  # noqa: E402
 from imagejobs.settings import get_settings  # noqa: E402
-from imagejobs.store.blobs import DirectoryBlobStore  # noqa: E402
 from imagejobs.store.db import session_scope  # noqa: E402
 from imagejobs.store.migrate import migrate  # noqa: E402
 from imagejobs.store.models import Job  # noqa: E402
 from imagejobs.submission import ImageInput, submit_job  # noqa: E402
 from tests.services import WorkerProcess  # noqa: E402
-from worker.celery_app import NOOP, QUEUE, RUN_JOB, app  # noqa: E402
 
 
 def submit_many(n: int, image: bytes, *, enqueue: bool = True) -> list[str]:
-    settings = get_settings()
-    blobs = DirectoryBlobStore(settings.effective_blob_dir)
+    runtime = Runtime.from_settings(get_settings())
     spec = JobSpec(task="caption")
     return [
-        submit_job(settings, blobs, spec, [ImageInput(data=image)], enqueue=enqueue).job_id
+        submit_job(runtime, spec, [ImageInput(data=image)], enqueue=enqueue).job_id
         for _ in range(n)
     ]
 
 
 def send_all(job_ids: list[str]) -> None:
+    app = JobQueue(get_settings()).celery
     for job_id in job_ids:
         app.send_task(RUN_JOB, args=[job_id], queue=QUEUE)
 
@@ -90,6 +91,7 @@ def wait_all(job_ids: list[str], timeout_s: float = 600.0) -> float:
 def drain_noop(n: int) -> float:
     """Send ``n`` no-op tasks; wait until the broker holds none, queued or unacknowledged."""
     client = redis.Redis.from_url(get_settings().effective_broker_url)
+    app = JobQueue(get_settings()).celery
     started = time.monotonic()
     for _ in range(n):
         app.send_task(NOOP, queue=QUEUE)

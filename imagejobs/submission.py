@@ -15,9 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from imagejobs.core.jobspec import JobSpec
-from imagejobs.settings import Settings
-from imagejobs.store.blobs import BlobStore
-from imagejobs.store.db import session_scope
+from imagejobs.runtime import Runtime
 from imagejobs.store.jobs import NewImage, create_job, mark_not_enqueued
 from imagejobs.store.models import Job
 
@@ -59,8 +57,7 @@ def request_fingerprint(spec: JobSpec, images: list[ImageInput]) -> str:
 
 
 def submit_job(
-    settings: Settings,
-    blobs: BlobStore,
+    runtime: Runtime,
     spec: JobSpec,
     images: list[ImageInput],
     *,
@@ -76,9 +73,10 @@ def submit_job(
     spec.check_image_count(len(images))
     fingerprint = request_fingerprint(spec, images) if idempotency_key else None
     if idempotency_key:
-        existing = _existing(settings, producer_id, idempotency_key, fingerprint)
+        existing = _existing(runtime, producer_id, idempotency_key, fingerprint)
         if existing is not None:
             return existing
+    blobs = runtime.blobs
     new_images = []
     for image in images:
         if image.data is not None:
@@ -93,12 +91,12 @@ def submit_job(
         else:
             new_images.append(NewImage(None, None, image.url, image.filename))
     try:
-        with session_scope(settings.effective_database_url) as session:
+        with runtime.db.session() as session:
             job = create_job(
                 session,
                 spec,
                 new_images,
-                default_model=settings.model,
+                default_model=runtime.settings.model,
                 producer_id=producer_id,
                 idempotency_key=idempotency_key,
                 request_hash=fingerprint,
@@ -107,23 +105,20 @@ def submit_job(
             job_id = job.id
     except IntegrityError:
         if idempotency_key:  # a concurrent retry with the same key won the race
-            existing = _existing(settings, producer_id, idempotency_key, fingerprint)
+            existing = _existing(runtime, producer_id, idempotency_key, fingerprint)
             if existing is not None:
                 return existing
         raise
-    if enqueue:
-        from worker.queue import enqueue_job
-
-        if not enqueue_job(job_id, kind=spec.task, priority=spec.priority):
-            with session_scope(settings.effective_database_url) as session:
-                mark_not_enqueued(session, job_id)
+    if enqueue and not runtime.queue.enqueue_job(job_id, kind=spec.task, priority=spec.priority):
+        with runtime.db.session() as session:
+            mark_not_enqueued(session, job_id)
     return Submitted(job_id, True)
 
 
 def _existing(
-    settings: Settings, producer_id: str | None, key: str, fingerprint: str | None
+    runtime: Runtime, producer_id: str | None, key: str, fingerprint: str | None
 ) -> Submitted | None:
-    with session_scope(settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         job = session.scalars(
             select(Job).where(Job.producer_id == producer_id, Job.idempotency_key == key)
         ).first()

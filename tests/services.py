@@ -18,7 +18,7 @@ import threading
 import psycopg
 import redis
 
-from worker.process import REPO, WorkerProcess
+from cli.worker_process import REPO, WorkerProcess
 
 __all__ = ["REPO", "RUN_ID", "WorkerProcess", "claim_redis_db", "fresh_database"]
 

@@ -20,16 +20,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from celery import shared_task
 
-from api.intake import Limits, check_idempotency_key, parse_job
-from api.problems import ProblemError
-from imagejobs.settings import Settings, get_settings
-from imagejobs.store.blobs import DirectoryBlobStore
-from imagejobs.store.db import session_scope
-from imagejobs.store.models import Producer
+from imagejobs.broker.names import SUBMIT_JOB
+from imagejobs.intake.errors import InvalidRequest, bad
+from imagejobs.intake.jobs import Limits, check_idempotency_key, parse_job
+from imagejobs.runtime import Runtime
+from imagejobs.store.producers import producer_id_by_name
 from imagejobs.submission import IdempotencyConflict, submit_job
-from worker.celery_app import SUBMIT_JOB, app
+from worker import tasks
 
 log = logging.getLogger(__name__)
 
@@ -40,43 +39,39 @@ def _error(status: int, detail: str, errors: list[dict[str, str]] | None = None)
     return {"error": {"status": status, "detail": detail, "errors": errors or []}}
 
 
-def _producer_id(settings: Settings, name: Any) -> str | None:
+def _producer_id(runtime: Runtime, name: Any) -> str | None:
     if name is None:
         return None
     if not isinstance(name, str) or not name.strip():
-        raise ProblemError(422, "producer: must be a producer name")
-    with session_scope(settings.effective_database_url) as session:
-        producer_id = session.scalars(
-            select(Producer.id).where(Producer.name == name.strip())
-        ).first()
+        raise bad("producer", "must be a producer name")
+    with runtime.db.session() as session:
+        producer_id = producer_id_by_name(session, name.strip())
     if producer_id is None:
-        raise ProblemError(422, f"producer: no producer named {name!r}")
+        raise bad("producer", f"no producer named {name!r}")
     return producer_id
 
 
-def submit_payload(payload: Any, settings: Settings | None = None) -> dict[str, Any]:
+def submit_payload(runtime: Runtime, payload: Any) -> dict[str, Any]:
     """Validate and submit one interop payload; never raises for bad input."""
-    settings = settings or get_settings()
     try:
         if not isinstance(payload, dict):
-            raise ProblemError(422, "payload: must be a JSON object")
+            raise bad("payload", "must be a JSON object")
         key = payload.get("idempotency_key")
         if key is not None and not isinstance(key, str):
-            raise ProblemError(422, "idempotency_key: must be a string")
+            raise bad("idempotency_key", "must be a string")
         key = check_idempotency_key(key)
-        producer_id = _producer_id(settings, payload.get("producer"))
-        limits = Limits.from_settings(settings)
+        producer_id = _producer_id(runtime, payload.get("producer"))
+        limits = Limits.from_settings(runtime.settings)
         parsed = parse_job(payload, limits, allow_sha256=True, skip_fields=ENVELOPE_FIELDS)
         submitted = submit_job(
-            settings,
-            DirectoryBlobStore(settings.effective_blob_dir),
+            runtime,
             parsed.spec,
             parsed.images,
             producer_id=producer_id,
             idempotency_key=key,
         )
-    except ProblemError as exc:
-        errors = [e.model_dump() for e in exc.errors or []]
+    except InvalidRequest as exc:
+        errors = [{"field": e.field, "message": e.message} for e in exc.errors]
         log.warning("interop submit refused: %s", exc.detail)
         return _error(exc.status, exc.detail, errors)
     except IdempotencyConflict as exc:
@@ -89,6 +84,6 @@ def submit_payload(payload: Any, settings: Settings | None = None) -> dict[str, 
     return {"job_id": submitted.job_id, "created": submitted.created}
 
 
-@app.task(name=SUBMIT_JOB, ignore_result=True)
+@shared_task(name=SUBMIT_JOB, ignore_result=True)
 def submit_job_task(payload: Any) -> dict[str, Any]:
-    return submit_payload(payload)
+    return submit_payload(tasks.runtime(), payload)

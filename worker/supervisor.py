@@ -188,9 +188,8 @@ def supervise(
             [
                 sys.executable,
                 "-m",
-                "imagejobs",
                 "worker",
-                "--child",
+                "consume",
                 "--concurrency",
                 str(threads_per_process),
                 "--loglevel",

@@ -14,7 +14,7 @@ from pathlib import Path
 import kombu.exceptions
 import redis
 
-from worker.process import WorkerProcess
+from cli.worker_process import WorkerProcess
 
 # What a readiness ping can raise while the broker is briefly unreachable.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (

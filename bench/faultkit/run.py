@@ -20,8 +20,8 @@ from bench.faultkit.tally import Tally, tally, wait_final
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
 from imagejobs.emulator.scenes import random_scene
+from imagejobs.runtime import Runtime
 from imagejobs.settings import load_settings
-from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import dispose_all
 from imagejobs.store.migrate import migrate
 from imagejobs.submission import ImageInput, submit_job
@@ -148,7 +148,7 @@ class ScenarioRun:
             blob_dir=self.folder / "blobs",
             data_dir=self.folder / "data",
         )
-        self.blobs = DirectoryBlobStore(self.settings.effective_blob_dir)
+        self.runtime = Runtime.from_settings(self.settings)
         self.emulator = EmulatorServer(**self.faults).start()
 
     def _teardown(self) -> None:
@@ -227,9 +227,7 @@ class ScenarioRun:
         if not self.started:
             self.started = time.monotonic()
         ids = [
-            submit_job(
-                self.settings, self.blobs, spec, [ImageInput(data=data, filename=f"f{index}.img")]
-            ).job_id
+            submit_job(self.runtime, spec, [ImageInput(data=data, filename=f"f{index}.img")]).job_id
             for index, (spec, data) in enumerate(jobs)
         ]
         self.job_ids += ids

@@ -7,6 +7,7 @@ their URL is the credential, as with the real service.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,96 +27,6 @@ API_VERSIONS = ("v1", "v1beta", "v1alpha")
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """Build the ASGI app; its state is reachable as ``app.state.emulator``."""
-    state = EmulatorState(config or EmulatorConfig())
-
-    async def models(request: Request) -> Response:
-        version = _version(request)
-        _require_key(request, state)
-        rest = request.path_params["rest"]
-        if request.method == "GET":
-            return models_api.get_model(rest, version)
-        model, _, action = rest.rpartition(":")
-        if not model or not action:
-            raise RpcError(404, f"Unknown model method {rest!r}; expected models/<model>:<method>")
-        return await handle_model_call(request, state, "models/" + model, action, version)
-
-    async def models_collection(request: Request) -> Response:
-        _version(request)
-        _require_key(request, state)
-        return models_api.list_models(request)
-
-    async def upload(request: Request) -> Response:
-        version = _version(request)
-        if "upload_id" not in request.query_params:
-            _require_key(request, state)
-        return await files_api.upload(request, state, version)
-
-    async def files_collection(request: Request) -> Response:
-        _version(request)
-        _require_key(request, state)
-        return files_api.list_files(request, state)
-
-    async def file_item(request: Request) -> Response:
-        _version(request)
-        _require_key(request, state)
-        file_id = request.path_params["file_id"]
-        if request.method == "DELETE":
-            return files_api.delete_file(state, file_id)
-        if ":" in file_id:
-            raise RpcError(
-                400, "Only metadata can be read: uploaded file bytes cannot be downloaded."
-            )
-        return files_api.get_file(state, file_id)
-
-    async def faults(request: Request) -> Response:
-        if request.method in ("PUT", "POST"):
-            changes = await _json_object(request)
-            try:
-                state.set_faults(changes)
-            except ValueError as exc:
-                raise RpcError(400, str(exc)) from None
-        return JSONResponse(state.faults_dict())
-
-    async def quota(request: Request) -> Response:
-        if request.method in ("PUT", "POST"):
-            changes = await _json_object(request)
-            try:
-                state.set_quotas(changes)
-            except ValueError as exc:
-                raise RpcError(400, str(exc)) from None
-        return JSONResponse(state.quota_dict())
-
-    async def script(request: Request) -> Response:
-        if request.method == "DELETE":
-            state.script.clear()
-        elif request.method == "POST":
-            body = await _json_body(request)
-            entries = body.get("responses") if isinstance(body, dict) else body
-            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-                raise RpcError(
-                    400, "script body must be a list of objects (or {'responses': [...]})"
-                )
-            for index, entry in enumerate(entries):
-                _check_script_entry(index, entry)
-            state.script.extend(entries)
-        return JSONResponse({"pending": len(state.script)})
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse(state.stats())
-
-    async def reset(request: Request) -> Response:
-        state.reset()
-        return JSONResponse({"reset": True})
-
-    async def clock(request: Request) -> Response:
-        if request.method == "POST":
-            body = await _json_object(request)
-            try:
-                state.clock_offset_s += float(body.get("advance_s", 0))
-            except (TypeError, ValueError):
-                raise RpcError(400, "clock body must be {'advance_s': <seconds>}") from None
-        return JSONResponse({"offset_s": state.clock_offset_s, "now": state.now()})
-
     routes = [
         Route("/_emulator/faults", faults, methods=["GET", "PUT", "POST"]),
         Route("/_emulator/quota", quota, methods=["GET", "PUT", "POST"]),
@@ -133,8 +44,120 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         routes=routes,
         exception_handlers={RpcError: _rpc_error, HTTPException: _http_error},
     )
-    app.state.emulator = state
+    app.state.emulator = EmulatorState(config or EmulatorConfig())
     return app
+
+
+def _state(request: Request) -> EmulatorState:
+    state: EmulatorState = request.app.state.emulator
+    return state
+
+
+# Gemini routes ---------------------------------------------------------------------------------
+
+
+async def models(request: Request) -> Response:
+    version = _version(request)
+    state = _authorised(request)
+    rest = request.path_params["rest"]
+    if request.method == "GET":
+        return models_api.get_model(rest, version)
+    model, _, action = rest.rpartition(":")
+    if not model or not action:
+        raise RpcError(404, f"Unknown model method {rest!r}; expected models/<model>:<method>")
+    return await handle_model_call(request, state, "models/" + model, action, version)
+
+
+async def models_collection(request: Request) -> Response:
+    _version(request)
+    _authorised(request)
+    return models_api.list_models(request)
+
+
+async def upload(request: Request) -> Response:
+    version = _version(request)
+    # A chunk request's upload_id (in its URL) is its credential, as with the real service.
+    state = _state(request) if "upload_id" in request.query_params else _authorised(request)
+    return await files_api.upload(request, state, version)
+
+
+async def files_collection(request: Request) -> Response:
+    _version(request)
+    return files_api.list_files(request, _authorised(request))
+
+
+async def file_item(request: Request) -> Response:
+    _version(request)
+    state = _authorised(request)
+    file_id = request.path_params["file_id"]
+    if request.method == "DELETE":
+        return files_api.delete_file(state, file_id)
+    if ":" in file_id:
+        raise RpcError(400, "Only metadata can be read: uploaded file bytes cannot be downloaded.")
+    return files_api.get_file(state, file_id)
+
+
+# Control routes (/_emulator/) ------------------------------------------------------------------
+
+
+async def faults(request: Request) -> Response:
+    state = _state(request)
+    return await _settable(request, state.set_faults, state.faults_dict)
+
+
+async def quota(request: Request) -> Response:
+    state = _state(request)
+    return await _settable(request, state.set_quotas, state.quota_dict)
+
+
+async def _settable(
+    request: Request,
+    update: Callable[[dict[str, Any]], object],
+    current: Callable[[], dict[str, Any]],
+) -> Response:
+    """GET shows ``current()``; PUT or POST first applies the body's changes (400 naming why)."""
+    if request.method in ("PUT", "POST"):
+        changes = await _json_object(request)
+        try:
+            update(changes)
+        except ValueError as exc:
+            raise RpcError(400, str(exc)) from None
+    return JSONResponse(current())
+
+
+async def script(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "DELETE":
+        state.script.clear()
+    elif request.method == "POST":
+        body = await _json_body(request)
+        entries = body.get("responses") if isinstance(body, dict) else body
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise RpcError(400, "script body must be a list of objects (or {'responses': [...]})")
+        for index, entry in enumerate(entries):
+            _check_script_entry(index, entry)
+        state.script.extend(entries)
+    return JSONResponse({"pending": len(state.script)})
+
+
+async def stats(request: Request) -> Response:
+    return JSONResponse(_state(request).stats())
+
+
+async def reset(request: Request) -> Response:
+    _state(request).reset()
+    return JSONResponse({"reset": True})
+
+
+async def clock(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "POST":
+        body = await _json_object(request)
+        try:
+            state.clock_offset_s += float(body.get("advance_s", 0))
+        except (TypeError, ValueError):
+            raise RpcError(400, "clock body must be {'advance_s': <seconds>}") from None
+    return JSONResponse({"offset_s": state.clock_offset_s, "now": state.now()})
 
 
 def _version(request: Request) -> str:
@@ -144,7 +167,9 @@ def _version(request: Request) -> str:
     return version
 
 
-def _require_key(request: Request, state: EmulatorState) -> None:
+def _authorised(request: Request) -> EmulatorState:
+    """The emulator state, once the request's API key is accepted (403 / 400 otherwise)."""
+    state = _state(request)
     key = api_key_of(request)
     if not key:
         raise RpcError(
@@ -164,6 +189,7 @@ def _require_key(request: Request, state: EmulatorState) -> None:
                 }
             ],
         )
+    return state
 
 
 def _check_script_entry(index: int, entry: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,29 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class Database:
+    """The one way the application reaches its database: short sessions from one engine."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @property
+    def engine(self) -> Engine:
+        return get_engine(self.url)
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A session that commits on success and rolls back on error."""
+        return session_scope(self.url)
+
+    def dispose(self) -> None:
+        """Close the pooled connections (after fork, at shutdown)."""
+        with _lock:
+            engine = _engines.pop(self.url, None)
+            _factories.pop(self.url, None)
+        if engine is not None:
+            engine.dispose()
 
 
 def dispose_all() -> None:

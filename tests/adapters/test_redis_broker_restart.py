@@ -4,7 +4,7 @@ Celery's consumer, on a lost connection, calls ``collect()`` then ``close()`` on
 in flight, an unacknowledged message and a second channel that cannot close (a fanout queue to
 delete, like Celery's pidbox), kombu 5.7 raised ``AttributeError: 'NoneType' object has no
 attribute 'hostname'`` from that ``close()``, and the worker stopped (see
-``worker/redis_close_fix.py``).
+``imagejobs/broker/redis_close_fix.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from kombu import Consumer, Exchange, Message, Producer, Queue
 
+from imagejobs.broker.app import make_celery
 from imagejobs.settings import load_settings
 from tests.own_redis import RedisServer, running_redis
-from worker.celery_app import make_celery
 
 
 @pytest.fixture

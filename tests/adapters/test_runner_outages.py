@@ -15,6 +15,8 @@ from sqlalchemy import event, func, select, update
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
+from imagejobs.execution.runner import run_job
+from imagejobs.runtime import Runtime, build_gemini
 from imagejobs.settings import load_settings
 from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import get_engine, session_scope
@@ -23,8 +25,6 @@ from imagejobs.store.models import Job, JobImage, JobResult, utcnow
 from imagejobs.submission import ImageInput, submit_job
 from tests.e2e.test_tasks import scene_a
 from tests.services import PG_ADMIN
-from worker.runner import run_job
-from worker.runtime import Runtime, build_gemini
 
 
 @pytest.fixture
@@ -36,18 +36,14 @@ def runtime(database_url: str, emulator: EmulatorServer, tmp_path: Path) -> Runt
         blob_dir=tmp_path / "blobs",
         lease_s=5,
     )
-    return Runtime(
-        settings=settings,
-        gemini=build_gemini(settings),
-        blobs=DirectoryBlobStore(settings.effective_blob_dir),
-        owner="runner-under-test",
-    )
+    runtime = Runtime.from_settings(settings, gemini=build_gemini(settings))
+    runtime.owner = "runner-under-test"
+    return runtime
 
 
 def new_job(runtime: Runtime) -> str:
     return submit_job(
-        runtime.settings,
-        runtime.blobs,
+        runtime,
         JobSpec(task="caption"),
         [ImageInput(data=scene_a().encode("PNG"))],
         enqueue=False,
@@ -118,7 +114,7 @@ def test_finishing_write_survives_a_dropped_connection_without_a_second_gemini_c
     extend = BackendKiller(EXTEND, {}, times=1)  # the lease extension while waiting fails too
     kill_backends.extend([finish, extend])
 
-    ended = run_job(job_id, runtime)
+    ended = run_job(runtime, job_id)
 
     assert (finish.killed, extend.killed) == (3, 1)
     assert ended.status == "succeeded"
@@ -147,7 +143,7 @@ def test_outcome_is_dropped_when_another_worker_took_the_lease_meanwhile(
     finish.then.append(lease_expires_and_another_worker_claims)
     kill_backends.append(finish)
 
-    ended = run_job(job_id, runtime)
+    ended = run_job(runtime, job_id)
 
     assert ended.status == "lease_lost"
     assert results(database_url, job_id) == 0  # the new owner's run writes the results
@@ -166,7 +162,7 @@ def test_missing_stored_image_fails_the_job_at_once_naming_it(
     assert isinstance(blobs, DirectoryBlobStore) and sha is not None
     blobs.path(sha).unlink()  # the blob folder lost it (or the API wrote elsewhere)
 
-    ended = run_job(job_id, runtime)
+    ended = run_job(runtime, job_id)
 
     assert ended.status == "failed"
     assert ended.error is not None

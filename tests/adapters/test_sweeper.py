@@ -14,7 +14,12 @@ import redis
 from celery import Celery
 from sqlalchemy import delete, select
 
+from imagejobs.broker.app import make_celery
+from imagejobs.broker.queue import JobQueue
+from imagejobs.broker.watch import BrokerWatch
 from imagejobs.core.jobspec import JobSpec
+from imagejobs.execution.sweeper import sweep_once
+from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings, load_settings
 from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import session_scope
@@ -23,8 +28,6 @@ from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job
 from tests.own_redis import RedisServer, free_port, running_redis
 from tests.services import fresh_database
-from worker.celery_app import make_celery
-from worker.sweeper import BrokerWatch, sweep_once
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +66,13 @@ def broker(redis_server: RedisServer) -> Iterator[Celery]:
 @pytest.fixture
 def dead_broker() -> Iterator[Celery]:
     yield from app_for(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+
+
+def on(celery: Celery, settings: Settings) -> Runtime:
+    """A runtime whose queue sends through ``celery``."""
+    runtime = Runtime.from_settings(settings)
+    runtime.queue = JobQueue(settings, celery)
+    return runtime
 
 
 def queued_jobs(settings: Settings, tmp_path: Path, count: int) -> list[str]:
@@ -109,15 +119,15 @@ def test_a_send_the_broker_refused_is_not_stamped_and_is_sent_next_time(
 ) -> None:
     ids = queued_jobs(settings, tmp_path, 3)
 
-    assert sweep_once(settings, celery=dead_broker) == 0
+    assert sweep_once(on(dead_broker, settings)) == 0
     assert enqueued_at(settings, ids) == [None, None, None]  # still due
 
-    assert sweep_once(settings, celery=broker) == 3
+    assert sweep_once(on(broker, settings)) == 3
     assert None not in enqueued_at(settings, ids)
     sent = messages(redis_server)
     assert sorted(m["kwargs"]["job_id"] for m in sent) == sorted(ids)
     assert {m["shadow"] for m in sent} == {"imagejobs.run_job detect"}  # Flower's task name
-    assert sweep_once(settings, celery=broker) == 0  # sent once, not again
+    assert sweep_once(on(broker, settings)) == 0  # sent once, not again
 
 
 def test_a_wiped_broker_gets_every_queued_job_again_at_once(
@@ -126,17 +136,17 @@ def test_a_wiped_broker_gets_every_queued_job_again_at_once(
     ids = queued_jobs(settings, tmp_path, 3)
     watch = BrokerWatch(redis_server.url)
     try:
-        assert sweep_once(settings, celery=broker, watch=watch) == 3
-        assert sweep_once(settings, celery=broker, watch=watch) == 0  # nothing lost, no resend
+        assert sweep_once(on(broker, settings), watch=watch) == 3
+        assert sweep_once(on(broker, settings), watch=watch) == 0  # nothing lost, no resend
         assert len(messages(redis_server)) == 3
 
         redis_server.restart()  # no persistence: every message is gone
         assert messages(redis_server) == []
-        assert sweep_once(settings, celery=broker, watch=watch) == 3
+        assert sweep_once(on(broker, settings), watch=watch) == 3
         assert sorted(m["kwargs"]["job_id"] for m in messages(redis_server)) == sorted(ids)
-        assert sweep_once(settings, celery=broker, watch=watch) == 0
+        assert sweep_once(on(broker, settings), watch=watch) == 0
 
         redis.Redis.from_url(redis_server.url).flushdb()  # a flush, no restart
-        assert sweep_once(settings, celery=broker, watch=watch) == 3
+        assert sweep_once(on(broker, settings), watch=watch) == 3
     finally:
         watch.close()

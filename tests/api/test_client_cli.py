@@ -1,5 +1,5 @@
 """The async client, and the CLI commands (keys, remote submit/show/watch) through the real
-command line (``imagejobs.cli``), in this process."""
+command line (``cli.main``), in this process."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from api.client import AsyncImageJobsClient, ImageJobsClient, ImageJobsError, JobWaitTimeout
 from api.producers import NewKey, authenticate
-from imagejobs.cli import cli_app
+from cli.main import cli_app
 from imagejobs.emulator import EmulatorServer
 from imagejobs.settings import get_settings
 from tests.api.conftest import png

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from api.producers import NewKey
 from imagejobs.core.jobspec import MAX_METADATA_BYTES, MAX_METADATA_DEPTH
+from imagejobs.runtime import Runtime
 from imagejobs.settings import get_settings
 from imagejobs.store.db import session_scope
 from imagejobs.store.models import Job
@@ -133,12 +134,13 @@ def test_interop_deep_metadata_is_refused_without_raising(fresh: NewKey) -> None
     for _ in range(5000):  # far past Python's recursion limit
         metadata = {"a": metadata}
     result = submit_payload(
+        Runtime.from_settings(get_settings()),
         {
             "task": "caption",
             "images": [IMAGE],
             "metadata": metadata,
             "producer": fresh.producer.name,
-        }
+        },
     )
     assert result["error"]["status"] == 422, result
     assert result["error"]["errors"][0]["field"] == "metadata"

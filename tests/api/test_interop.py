@@ -11,13 +11,15 @@ from sqlalchemy import select
 
 from api.client import ImageJobsClient
 from api.producers import NewKey
+from imagejobs.broker.names import QUEUE, SUBMIT_JOB
+from imagejobs.broker.queue import JobQueue
+from imagejobs.runtime import Runtime
 from imagejobs.settings import get_settings
 from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import session_scope
 from imagejobs.store.models import Job
 from tests.api.conftest import png, wait_for
 from tests.services import WorkerProcess
-from worker.celery_app import QUEUE, SUBMIT_JOB, app
 from worker.interop import submit_payload
 
 pytestmark = pytest.mark.slow
@@ -45,6 +47,7 @@ def test_send_task_lands_in_the_same_path(
         "idempotency_key": key,
         "metadata": {"from": "celery"},
     }
+    app = JobQueue(get_settings()).celery
     app.send_task(SUBMIT_JOB, args=[payload], queue=QUEUE)
     app.send_task(SUBMIT_JOB, args=[payload], queue=QUEUE)  # a retry: the same job
     job_id = wait_for(lambda: _job_id(alpha.producer.id, key), what="interop job row")
@@ -71,7 +74,7 @@ def test_send_task_lands_in_the_same_path(
 def test_bad_payloads_return_an_error_without_raising(
     database_url: str, payload: Any, words: str
 ) -> None:
-    result = submit_payload(payload)
+    result = submit_payload(Runtime.from_settings(get_settings()), payload)
     assert set(result) == {"error"}
     assert result["error"]["status"] == 422
     assert words in result["error"]["detail"]

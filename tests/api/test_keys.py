@@ -12,9 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli import keys_app
 from api.client import ImageJobsClient, ImageJobsError
 from api.producers import NewKey, hash_key
+from cli.keys import keys_app
 
 
 def status_with(api_url: str, api_key: str) -> int:

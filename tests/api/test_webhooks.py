@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from api.client import ImageJobsClient, verify_webhook
 from api.producers import NewKey
+from imagejobs.runtime import Runtime
 from imagejobs.settings import DEFAULT_WEBHOOK_SCHEDULE, get_settings
 from tests.api.conftest import (
     LocalHTTP,
@@ -314,11 +315,15 @@ def test_interop_refuses_callbacks_the_guard_refuses(
     payload = {"task": "caption", "images": [image], "webhook_url": receiver.url("/hook")}
     plain = get_settings()  # this process: no allowlist, so 127.0.0.1 is refused
     assert plain.url_allowlist == []
-    refused = submit_payload({**payload, "producer": alpha.producer.name}, plain)
+    refused = submit_payload(
+        Runtime.from_settings(plain), {**payload, "producer": alpha.producer.name}
+    )
     assert refused["error"]["status"] == 422
     assert refused["error"]["errors"][0]["field"] == "webhook_url"
     assert "loopback" in refused["error"]["detail"]
-    admitted = submit_payload({**payload, "producer": alpha.producer.name}, api_settings())
+    admitted = submit_payload(
+        Runtime.from_settings(api_settings()), {**payload, "producer": alpha.producer.name}
+    )
     assert "job_id" in admitted, admitted
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.results.view import job_view
+from imagejobs.runtime import Runtime
 from imagejobs.settings import get_settings
-from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import session_scope
 from imagejobs.submission import ImageInput, submit_job
 from tests.services import WorkerProcess
@@ -39,13 +39,12 @@ Submit = Callable[..., str]
 @pytest.fixture
 def submit(worker: WorkerProcess) -> Submit:
     """Submit a job through the real submission path; returns its id."""
-    settings = get_settings()
-    blobs = DirectoryBlobStore(settings.effective_blob_dir)
+    runtime = Runtime.from_settings(get_settings())
 
     def _submit(images: list[bytes], **fields: Any) -> str:
         spec = JobSpec(**fields)
         inputs = [ImageInput(data=data, filename=f"img{i}") for i, data in enumerate(images)]
-        return submit_job(settings, blobs, spec, inputs).job_id
+        return submit_job(runtime, spec, inputs).job_id
 
     return _submit
 

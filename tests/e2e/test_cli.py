@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def imagejobs(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "imagejobs", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env or dict(os.environ),
@@ -84,7 +84,7 @@ def test_a_truncated_jpeg_fails_as_corrupt_without_a_gemini_call(
     image.write_bytes(out.getvalue()[: len(out.getvalue()) * 3 // 4])
     before = emulator.control.stats()["calls"].get("generateContent", 0)
     result = subprocess.run(
-        [sys.executable, "-m", "imagejobs", "submit", str(image), "--task", "caption", "--wait"],
+        [sys.executable, "-m", "cli", "submit", str(image), "--task", "caption", "--wait"],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
@@ -101,7 +101,7 @@ def test_submit_refuses_bad_arguments(worker: WorkerProcess, tmp_path: Path) -> 
     image = tmp_path / "x.png"
     image.write_bytes(scene_a().encode("PNG"))
     result = subprocess.run(
-        [sys.executable, "-m", "imagejobs", "submit", str(image), "--task", "classify"],
+        [sys.executable, "-m", "cli", "submit", str(image), "--task", "classify"],
         capture_output=True,
         text=True,
         cwd=REPO,

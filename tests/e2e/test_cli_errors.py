@@ -25,7 +25,7 @@ UNKNOWN_ID = "0" * 32
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "imagejobs", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "80", **env},

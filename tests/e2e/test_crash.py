@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
+from imagejobs.runtime import Runtime
 from imagejobs.settings import load_settings
-from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import session_scope
 from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, JobResult
@@ -44,8 +44,7 @@ def test_killed_worker_job_is_taken_over_after_its_lease(
     first = WorkerProcess(env, tmp_path / "first.log", concurrency=2)
     first.start()
     job_id = submit_job(
-        settings,
-        DirectoryBlobStore(settings.effective_blob_dir),
+        Runtime.from_settings(settings),
         JobSpec(task="caption"),
         [ImageInput(data=scene_a().encode("PNG"))],
         enqueue=False,  # the worker's sweeper sends it, on this test's own broker

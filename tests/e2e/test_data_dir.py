@@ -60,7 +60,7 @@ def test_cli_submit_from_another_directory_runs(
     (cwd / "scene.png").write_bytes(scene_a().encode("PNG"))
     command = ["submit", "scene.png", "--task", "caption", "--wait", "--json"]
     result = subprocess.run(
-        [sys.executable, "-m", "imagejobs", *command],
+        [sys.executable, "-m", "cli", *command],
         capture_output=True,
         text=True,
         env=default_folders_env,

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
+from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings, load_settings
-from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import session_scope
 from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, JobResult
@@ -54,12 +54,11 @@ class Host:
 
     def submit(self, count: int) -> list[str]:
         """Queued jobs, sent by the host's own sweeper (this test process's app sends elsewhere)."""
-        settings = self.settings()
-        blobs = DirectoryBlobStore(settings.effective_blob_dir)
+        runtime = Runtime.from_settings(self.settings())
         image = scene_a().encode("PNG")
         return [
             submit_job(
-                settings, blobs, JobSpec(task="caption"), [ImageInput(data=image)], enqueue=False
+                runtime, JobSpec(task="caption"), [ImageInput(data=image)], enqueue=False
             ).job_id
             for _ in range(count)
         ]

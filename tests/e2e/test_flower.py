@@ -28,7 +28,7 @@ def flower_url(worker: WorkerProcess) -> Iterator[str]:
         port = sock.getsockname()[1]
     env = {**os.environ, "FLOWER_UNAUTHENTICATED_API": "true"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "imagejobs", "flower", "--port", str(port)],
+        [sys.executable, "-m", "cli", "flower", "--port", str(port)],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,

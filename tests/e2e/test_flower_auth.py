@@ -38,7 +38,7 @@ def test_refuses_to_listen_on_every_interface_without_credentials() -> None:
         [
             sys.executable,
             "-m",
-            "imagejobs",
+            "cli",
             "flower",
             "--address",
             "0.0.0.0",
@@ -60,7 +60,7 @@ def test_refuses_to_listen_on_every_interface_without_credentials() -> None:
 
 def test_a_bad_credentials_setting_is_named() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "imagejobs", "flower"],
+        [sys.executable, "-m", "cli", "flower"],
         capture_output=True,
         text=True,
         env=flower_env(IMAGEJOBS_FLOWER_BASIC_AUTH="no-password"),
@@ -76,7 +76,7 @@ def test_pages_need_the_credentials(tmp_path: Path, broker_url: str) -> None:
     port = free_port()
     log = (tmp_path / "flower.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "imagejobs", "flower", "--address", "0.0.0.0", "--port", str(port)],
+        [sys.executable, "-m", "cli", "flower", "--address", "0.0.0.0", "--port", str(port)],
         env=flower_env(IMAGEJOBS_FLOWER_BASIC_AUTH=f"ops:{PASSWORD}"),
         cwd=REPO,
         stdout=log,

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imagejobs.broker.names import QUEUE, RUN_JOB
+from imagejobs.broker.queue import JobQueue
 from imagejobs.emulator import EmulatorServer
 from imagejobs.emulator.scenes import ShapeSpec, make_scene
 from imagejobs.settings import get_settings
@@ -20,7 +22,6 @@ from imagejobs.store.models import UploadedFile
 from tests.e2e.conftest import Submit, wait_job
 from tests.e2e.test_tasks import assert_boxes_match, scene_a
 from tests.recorded import load_records
-from worker.celery_app import QUEUE, RUN_JOB, app
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,9 @@ def test_message_delivered_twice_calls_gemini_once(
 ) -> None:
     emulator.control.set_faults(latency_s=0.5)
     job_id = submit([scene_a().encode("PNG")], task="caption")
-    app.send_task(RUN_JOB, args=[job_id], queue=QUEUE)  # a redelivery of the same message
+    JobQueue(get_settings()).celery.send_task(
+        RUN_JOB, args=[job_id], queue=QUEUE
+    )  # a redelivery of the same message
     view = wait_job(job_id)
     time.sleep(1.0)  # let the second message be consumed too
     assert view["status"] == "succeeded"
@@ -262,13 +265,11 @@ def test_seg_token_masks_are_kept_as_boxes(submit: Submit, emulator: EmulatorSer
 
 def test_job_never_enqueued_is_sent_by_the_sweeper(worker: object) -> None:
     from imagejobs.core.jobspec import JobSpec
-    from imagejobs.store.blobs import DirectoryBlobStore
+    from imagejobs.runtime import Runtime
     from imagejobs.submission import ImageInput, submit_job
 
-    settings = get_settings()
     submitted = submit_job(
-        settings,
-        DirectoryBlobStore(settings.effective_blob_dir),
+        Runtime.from_settings(get_settings()),
         JobSpec(task="caption"),
         [ImageInput(data=scene_a().encode("PNG"))],
         enqueue=False,  # as if the broker had been down when the job was accepted

@@ -96,7 +96,7 @@ def test_worker_refuses_to_start_without_a_way_to_reach_gemini(clean_env: Path) 
     env = {k: v for k, v in os.environ.items()}
     env["IMAGEJOBS_DATA_DIR"] = str(clean_env / "state")
     result = subprocess.run(
-        [sys.executable, "-m", "imagejobs", "worker"],
+        [sys.executable, "-m", "cli", "worker"],
         capture_output=True,
         text=True,
         env=env,
@@ -110,7 +110,7 @@ def test_worker_refuses_to_start_without_a_way_to_reach_gemini(clean_env: Path) 
 def test_cli_names_a_bad_setting(clean_env: Path) -> None:
     env = {**os.environ, "IMAGEJOBS_DATABASE_URL": "mysql://db/x"}
     result = subprocess.run(
-        [sys.executable, "-m", "imagejobs", "migrate"],
+        [sys.executable, "-m", "cli", "migrate"],
         capture_output=True,
         text=True,
         env=env,

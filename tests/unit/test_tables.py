@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from imagejobs.tables import job_table
+from cli.tables import job_table
 
 
 def rendered(view: dict[str, Any]) -> str:

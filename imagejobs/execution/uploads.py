@@ -7,14 +7,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from imagejobs.gemini.port import RemoteFile
-from imagejobs.store.db import session_scope
+from imagejobs.runtime import Runtime
 from imagejobs.store.models import UploadedFile, utcnow
-from worker.runtime import Runtime
 
 
 def find_reusable(runtime: Runtime, sha256: str) -> UploadedFile | None:
     margin = timedelta(seconds=runtime.settings.file_reuse_margin_s)
-    with session_scope(runtime.settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         return session.scalars(
             select(UploadedFile)
             .where(
@@ -60,6 +59,6 @@ def _record(
         size_bytes=size,
         expires_at=expires,
     )
-    with session_scope(runtime.settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         session.add(row)
     return row

@@ -8,7 +8,6 @@ broker under ``IMAGEJOBS_DATA_DIR``) and starts the bundled Gemini emulator; wit
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import sys
 import time
@@ -22,13 +21,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.worker_process import WorkerProcess
 from imagejobs.core.jobspec import JobSpec
-from imagejobs.settings import Settings, get_settings
-from imagejobs.store.blobs import DirectoryBlobStore
+from imagejobs.emulator import EmulatorServer
+from imagejobs.emulator.scenes import random_scene
+from imagejobs.overlays import render_overlay
+from imagejobs.results.view import job_view
+from imagejobs.runtime import Runtime
+from imagejobs.settings import Settings
+from imagejobs.store.migrate import migrate
+from imagejobs.store.models import FINAL_STATUSES
 from imagejobs.submission import ImageInput, submit_job
-from worker.process import WorkerProcess
-
-FINAL = ("succeeded", "failed", "canceled")
 
 
 @dataclass
@@ -46,8 +49,6 @@ class DemoJob:
 
 
 def generated_samples() -> list[Sample]:
-    from imagejobs.emulator.scenes import random_scene
-
     shapes = [(0, 800, 600, 5), (1, 1200, 500, 6), (2, 480, 720, 4), (3, 640, 640, 3)]
     return [
         Sample(f"scene-{seed}.png", random_scene(seed, w, h, n).encode("PNG"))
@@ -95,29 +96,23 @@ def plan_jobs(scenes: list[Sample], photos: list[Sample]) -> list[DemoJob]:
     ]
 
 
-def run_demo(output_dir: Path, console: Console) -> int:
-    settings = get_settings()
+def run_demo(runtime: Runtime, output_dir: Path, console: Console) -> int:
+    """Run the demo's jobs on a worker started here; 0 if every job succeeded."""
+    settings = runtime.settings
     with ExitStack() as stack:
         env = _service_env(settings, console, stack)
-        os.environ.update(env)
-        get_settings.cache_clear()
-        settings = get_settings()
-
-        from imagejobs.store.migrate import migrate
-
-        migrate(settings.effective_database_url)
+        migrate(runtime.db.url)
         worker = _start_worker(env, settings, console)
         stack.callback(worker.stop)
 
         scenes, photos = generated_samples(), photo_samples()
         jobs = plan_jobs(scenes, photos)
-        blobs = DirectoryBlobStore(settings.effective_blob_dir)
         for job in jobs:
             inputs = [ImageInput(data=s.data, filename=s.name) for s in job.samples]
-            job.job_id = submit_job(settings, blobs, job.spec, inputs).job_id
-        views = _wait_all(settings, jobs, console)
+            job.job_id = submit_job(runtime, job.spec, inputs).job_id
+        views = _wait_all(runtime, jobs, console)
         console.print(_results_table(jobs, views))
-        written = _write_overlays(settings, blobs, jobs, views, output_dir)
+        written = _write_overlays(runtime, jobs, views, output_dir)
         if written:
             console.print(f"overlays written to [bold]{output_dir.resolve()}[/bold]:")
             for path in written:
@@ -140,7 +135,7 @@ def cli_command() -> str:
     if found and script.exists() and Path(found).resolve() == script.resolve():
         return "imagejobs"
     if not script.exists():
-        return f"{sys.executable} -m imagejobs"
+        return f"{sys.executable} -m cli"
     try:
         return str(script.relative_to(Path.cwd()))
     except ValueError:
@@ -148,6 +143,9 @@ def cli_command() -> str:
 
 
 def _service_env(settings: Settings, console: Console, stack: ExitStack) -> dict[str, str]:
+    """The worker's environment: this command's database, broker and blobs, and a Gemini (the
+    bundled emulator, started here, unless a key or a base URL is set). This process never calls
+    Gemini, so its own settings stay as they are."""
     env = {
         "IMAGEJOBS_DATABASE_URL": settings.effective_database_url,
         "IMAGEJOBS_BROKER_URL": settings.effective_broker_url,
@@ -157,8 +155,6 @@ def _service_env(settings: Settings, console: Console, stack: ExitStack) -> dict
         target = settings.gemini_base_url or "real Gemini"
         console.print(f"Gemini: [bold]{target}[/bold] (model {settings.model})")
         return env
-    from imagejobs.emulator import EmulatorServer
-
     emulator = stack.enter_context(EmulatorServer())
     env["IMAGEJOBS_GEMINI_BASE_URL"] = emulator.base_url
     console.print(
@@ -178,10 +174,7 @@ def _start_worker(env: dict[str, str], settings: Settings, console: Console) -> 
     return worker
 
 
-def _wait_all(settings: Settings, jobs: list[DemoJob], console: Console) -> dict[str, Any]:
-    from imagejobs.results.view import job_view
-    from imagejobs.store.db import session_scope
-
+def _wait_all(runtime: Runtime, jobs: list[DemoJob], console: Console) -> dict[str, Any]:
     views: dict[str, Any] = {}
     with Progress(
         TextColumn("{task.description}"),
@@ -193,15 +186,15 @@ def _wait_all(settings: Settings, jobs: list[DemoJob], console: Console) -> dict
         bar = progress.add_task("running jobs", total=len(jobs))
         deadline = time.monotonic() + 600
         while len(views) < len(jobs) and time.monotonic() < deadline:
-            with session_scope(settings.effective_database_url) as session:
+            with runtime.db.session() as session:
                 for job in jobs:
                     if job.job_id not in views:
                         view = job_view(session, job.job_id, include_masks=False)
-                        if view["status"] in FINAL:
+                        if view["status"] in FINAL_STATUSES:
                             views[job.job_id] = view
             progress.update(bar, completed=len(views))
             time.sleep(0.3)
-    with session_scope(settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         for job in jobs:
             views.setdefault(job.job_id, job_view(session, job.job_id, include_masks=False))
     return views
@@ -240,14 +233,8 @@ def _results_table(jobs: list[DemoJob], views: dict[str, Any]) -> Table:
 
 
 def _write_overlays(
-    settings: Settings,
-    blobs: DirectoryBlobStore,
-    jobs: list[DemoJob],
-    views: dict[str, Any],
-    output_dir: Path,
+    runtime: Runtime, jobs: list[DemoJob], views: dict[str, Any], output_dir: Path
 ) -> list[Path]:
-    from imagejobs.overlays import render_overlay
-
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for job in jobs:
@@ -255,6 +242,6 @@ def _write_overlays(
         if view["status"] != "succeeded" or not view["detections"]:
             continue
         path = output_dir / f"{view['task']}-{job.samples[0].name.rsplit('.', 1)[0]}.png"
-        path.write_bytes(render_overlay(settings.effective_database_url, blobs, job.job_id, 0))
+        path.write_bytes(render_overlay(runtime.db.url, runtime.blobs, job.job_id, 0))
         written.append(path)
     return written

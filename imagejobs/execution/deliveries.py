@@ -13,8 +13,9 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from imagejobs.net.fetch import GuardedFetcher
-from imagejobs.settings import Settings, get_settings
-from imagejobs.store.db import session_scope
+from imagejobs.runtime import Runtime
+from imagejobs.settings import Settings
+from imagejobs.store.db import Database
 from imagejobs.store.models import Producer, WebhookAttempt, WebhookDelivery, utcnow
 from imagejobs.webhooks.schedule import next_delay
 from imagejobs.webhooks.sender import deliver
@@ -27,10 +28,10 @@ def _in_flight_s(settings: Settings) -> float:
     return settings.webhook_timeout_s * 3 + 30
 
 
-def due_delivery_ids(settings: Settings, limit: int = 500) -> list[str]:
+def due_delivery_ids(db: Database, limit: int = 500) -> list[str]:
     """Pending deliveries whose next attempt is due; they are pushed back while in flight."""
     now = utcnow()
-    with session_scope(settings.effective_database_url) as session:
+    with db.session() as session:
         ids = list(
             session.scalars(
                 select(WebhookDelivery.id)
@@ -42,11 +43,9 @@ def due_delivery_ids(settings: Settings, limit: int = 500) -> list[str]:
     return ids
 
 
-def enqueue_pending(settings: Settings, job_id: str) -> None:
+def enqueue_pending(runtime: Runtime, job_id: str) -> None:
     """Send the job's new outbox rows now rather than at the next sweep."""
-    from worker.queue import enqueue_delivery
-
-    with session_scope(settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         ids = list(
             session.scalars(
                 select(WebhookDelivery.id).where(
@@ -57,7 +56,7 @@ def enqueue_pending(settings: Settings, job_id: str) -> None:
             )
         )
     for delivery_id in ids:
-        enqueue_delivery(delivery_id)
+        runtime.queue.enqueue_delivery(delivery_id)
 
 
 def _secrets(settings: Settings, producer: Producer | None) -> list[str]:
@@ -68,12 +67,11 @@ def _secrets(settings: Settings, producer: Producer | None) -> list[str]:
     return []
 
 
-def send_delivery(delivery_id: str, settings: Settings | None = None) -> str:
+def send_delivery(runtime: Runtime, delivery_id: str) -> str:
     """Make one attempt at a due delivery. Returns its status afterwards."""
-    settings = settings or get_settings()
-    url = settings.effective_database_url
+    settings = runtime.settings
     now = utcnow()
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         claimed = session.execute(
             update(WebhookDelivery)
             .where(
@@ -95,7 +93,7 @@ def send_delivery(delivery_id: str, settings: Settings | None = None) -> str:
         return "skipped"
     if not secrets:
         return _record(
-            settings,
+            runtime.db,
             delivery,
             None,
             "no webhook secret: create the producer's secret or set IMAGEJOBS_WEBHOOK_SECRET",
@@ -109,24 +107,22 @@ def send_delivery(delivery_id: str, settings: Settings | None = None) -> str:
         delivery.payload.encode(),
     )
     if outcome.ok:
-        return _record(settings, delivery, outcome, None, final="succeeded")
+        return _record(runtime.db, delivery, outcome, None, final="succeeded")
     if outcome.disable_endpoint:
-        return _record(settings, delivery, outcome, outcome.error, final="disabled")
+        return _record(runtime.db, delivery, outcome, outcome.error, final="disabled")
     delay = next_delay(
         delivery.attempts + 1, settings.webhook_delays(), retry_after=outcome.retry_after_s
     )
     if delay is None:
-        return _record(settings, delivery, outcome, outcome.error, final="failed")
-    status = _record(settings, delivery, outcome, outcome.error, retry_in=delay)
+        return _record(runtime.db, delivery, outcome, outcome.error, final="failed")
+    status = _record(runtime.db, delivery, outcome, outcome.error, retry_in=delay)
     if delay <= settings.park_after_s:
-        from worker.queue import enqueue_delivery
-
-        enqueue_delivery(delivery.id, countdown=delay)
+        runtime.queue.enqueue_delivery(delivery.id, countdown=delay)
     return status
 
 
 def _record(
-    settings: Settings,
+    db: Database,
     delivery: WebhookDelivery,
     outcome: object | None,
     error: str | None,
@@ -135,7 +131,7 @@ def _record(
     retry_in: float | None = None,
 ) -> str:
     status_code = getattr(outcome, "status_code", None)
-    with session_scope(settings.effective_database_url) as session:
+    with db.session() as session:
         session.add(
             WebhookAttempt(
                 delivery_id=delivery.id,

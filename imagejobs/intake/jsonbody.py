@@ -13,8 +13,8 @@ import json
 import re
 from typing import Any
 
-from api.problems import FieldError, ProblemError, invalid
 from imagejobs.core.jobspec import MAX_METADATA_DEPTH, nesting_depth, too_deep_message
+from imagejobs.intake.errors import InvalidRequest, bad
 
 MAX_BODY_DEPTH = MAX_METADATA_DEPTH + 1  # the body object, then metadata's own levels
 
@@ -22,8 +22,8 @@ MAX_BODY_DEPTH = MAX_METADATA_DEPTH + 1  # the body object, then metadata's own 
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:]', re.DOTALL)
 
 
-def _too_deep(field: str) -> ProblemError:
-    return invalid([FieldError(field=field, message=too_deep_message(MAX_BODY_DEPTH - 1))])
+def _too_deep(field: str) -> InvalidRequest:
+    return bad(field, too_deep_message(MAX_BODY_DEPTH - 1))
 
 
 def _key(token: str | None) -> str:
@@ -36,7 +36,7 @@ def _key(token: str | None) -> str:
 
 
 def check_text_depth(text: str, *, max_depth: int = MAX_BODY_DEPTH) -> None:
-    """Raise a 422 ProblemError naming the top-level field whose value nests more than
+    """Raise a 422 InvalidRequest naming the top-level field whose value nests more than
     ``max_depth - 1`` levels deep (the body object itself is level 1). Malformed JSON is left
     to the parser."""
     depth = 0
@@ -61,18 +61,18 @@ def check_text_depth(text: str, *, max_depth: int = MAX_BODY_DEPTH) -> None:
 def load_json(raw: bytes | str, field: str = "body") -> Any:
     """Parse a JSON job body (or multipart ``job`` part), refusing deep nesting first.
 
-    Raises a 422 ProblemError naming ``field`` when the text is not JSON, or the top-level field
+    Raises a 422 InvalidRequest naming ``field`` when the text is not JSON, or the top-level field
     that nests too deeply.
     """
     try:
         text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw))
     except UnicodeDecodeError as exc:
-        raise invalid([FieldError(field=field, message=f"is not valid JSON: {exc}")]) from None
+        raise bad(field, f"is not valid JSON: {exc}") from None
     check_text_depth(text)
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise invalid([FieldError(field=field, message=f"is not valid JSON: {exc}")]) from None
+        raise bad(field, f"is not valid JSON: {exc}") from None
 
 
 def check_value_depth(body: Any) -> None:

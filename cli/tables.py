@@ -1,11 +1,31 @@
-"""Rich tables for the terminal."""
+"""A job on the terminal: a rich table for people, or JSON with ``--json``; a finished job that
+did not succeed also sets the exit code."""
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
+import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+
+def print_job(console: Console, view: dict[str, Any], as_json: bool) -> None:
+    """A job (the API's JSON shape, local or remote) on stdout."""
+    if as_json:
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+        return
+    console.print(job_table(view))
+
+
+def print_final(console: Console, view: dict[str, Any], as_json: bool) -> None:
+    """A job that is final, then exit 1 unless it succeeded (``--wait``, ``watch``)."""
+    print_job(console, view, as_json)
+    if view["status"] != "succeeded":
+        raise typer.Exit(1)
 
 
 def job_table(view: dict[str, Any]) -> Table:

@@ -30,11 +30,14 @@ from imagejobs.core.imageinfo import (
     prepare_for_send,
 )
 from imagejobs.core.jobspec import SPATIAL_TASKS
+from imagejobs.core.links import job_links
 from imagejobs.core.parsing import ParseError
 from imagejobs.core.pricing import cost_usd
 from imagejobs.core.prompts import PromptSpec, build_prompt
 from imagejobs.core.tokens import image_tokens, text_tokens
 from imagejobs.core.transport import PartSize, plan_transport
+from imagejobs.execution.deliveries import enqueue_pending
+from imagejobs.execution.uploads import ensure_uploaded
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.gemini.port import (
     FileImage,
@@ -54,9 +57,8 @@ from imagejobs.results.build import (
     text_outcome,
 )
 from imagejobs.results.persist import write_outcome, write_usage
-from imagejobs.settings import Settings
+from imagejobs.runtime import Runtime
 from imagejobs.store.blobs import BlobNotFound, sha256_hex
-from imagejobs.store.db import session_scope
 from imagejobs.store.jobs import (
     add_webhook_event,
     claim_job,
@@ -66,10 +68,6 @@ from imagejobs.store.jobs import (
     still_owned,
 )
 from imagejobs.store.models import Image, Job, JobImage, utcnow
-from worker.deliveries import enqueue_pending
-from worker.queue import enqueue_job
-from worker.runtime import Runtime, get_runtime
-from worker.uploads import ensure_uploaded
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +116,10 @@ class LoadedImage:
     known_mime: str | None  # what the images table already knew
 
 
-def run_job(job_id: str, runtime: Runtime | None = None) -> Ended:
+def run_job(runtime: Runtime, job_id: str) -> Ended:
     """Process one job message. Returns how it ended (for the task, logs and tests)."""
-    runtime = runtime or get_runtime()
     settings = runtime.settings
-    with session_scope(settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         job = claim_job(session, job_id, runtime.owner, lease_s=settings.lease_s)
         if job is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
@@ -140,19 +137,19 @@ def run_job(job_id: str, runtime: Runtime | None = None) -> Ended:
             session, job, "job.started", links=job_links(job.id), summary={}
         )
     if started_event:
-        _send_webhooks_now(settings, job.id)
+        _send_webhooks_now(runtime, job.id)
     attempt = JobRun(runtime, job)
     status = attempt.run(rows)
     if job.webhook_url and status in ("succeeded", "failed", "canceled"):
-        _send_webhooks_now(settings, job.id)
+        _send_webhooks_now(runtime, job.id)
     return Ended(status, attempt.error if status == "failed" else None)
 
 
-def _send_webhooks_now(settings: Settings, job_id: str) -> None:
+def _send_webhooks_now(runtime: Runtime, job_id: str) -> None:
     """Send the job's new webhook deliveries now; if the database cannot say which, the sweeper
     sends them (they are due in the outbox)."""
     try:
-        enqueue_pending(settings, job_id)
+        enqueue_pending(runtime, job_id)
     except DATABASE_UNAVAILABLE as exc:
         log.warning("job %s: webhooks left to the sweeper (database unreachable: %s)", job_id, exc)
 
@@ -162,15 +159,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def job_links(job_id: str) -> dict[str, str]:
-    return {"self": f"/v1/jobs/{job_id}", "overlay": f"/v1/jobs/{job_id}/overlay.png"}
-
-
 class JobRun:
     def __init__(self, runtime: Runtime, job: Job) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.db_url = runtime.settings.effective_database_url
+        self.db = runtime.db
         self.job = job
         self.usage = TokenUsage()
         self.calls = 0
@@ -210,7 +203,7 @@ class JobRun:
         """One transaction: the guarded status change first, then everything the job produced."""
 
         def write() -> bool:
-            with session_scope(self.db_url) as session:
+            with self.db.session() as session:
                 done = finish_job(
                     session,
                     self.job,
@@ -234,7 +227,7 @@ class JobRun:
 
     def _fail(self, code: str, message: str) -> str:
         def write() -> bool:
-            with session_scope(self.db_url) as session:
+            with self.db.session() as session:
                 done = finish_job(
                     session,
                     self.job,
@@ -272,7 +265,7 @@ class JobRun:
             )
 
         def write() -> str | None:
-            with session_scope(self.db_url) as session:
+            with self.db.session() as session:
                 how = schedule_retry(
                     session,
                     self.job.id,
@@ -288,7 +281,7 @@ class JobRun:
 
         how = self._written(write)
         if how == "retry":
-            enqueue_job(
+            self.runtime.queue.enqueue_job(
                 self.job.id, kind=self.job.task, countdown=delay, priority=self.job.priority
             )
         log.info("job %s: %s (%s), next attempt in %.1f s", self.job.id, how, code, delay)
@@ -298,7 +291,7 @@ class JobRun:
         """If the lease is still ours, the producer canceled: end as canceled, results dropped."""
 
         def write() -> bool:
-            with session_scope(self.db_url) as session:
+            with self.db.session() as session:
                 canceled = finish_job(
                     session,
                     self.job,
@@ -345,7 +338,7 @@ class JobRun:
             time.sleep(wait * random.uniform(0.8, 1.2))
             wait = min(WRITE_RETRY_MAX_S, wait * 2)
             try:
-                with session_scope(self.db_url) as session:
+                with self.db.session() as session:
                     held = extend_lease(
                         session, self.job.id, self.runtime.owner, lease_s=self.settings.lease_s
                     )
@@ -444,7 +437,7 @@ class JobRun:
 
     def _keep_lease(self) -> None:
         def extend() -> bool:
-            with session_scope(self.db_url) as session:
+            with self.db.session() as session:
                 return still_owned(session, self.job.id, self.runtime.owner) and extend_lease(
                     session, self.job.id, self.runtime.owner, lease_s=self.settings.lease_s
                 )
@@ -493,7 +486,7 @@ class JobRun:
         except FetchError as exc:
             raise JobFailed("image_fetch_failed", f"image {row.position + 1}: {exc}") from None
         sha = self.runtime.blobs.put(fetched.content)
-        with session_scope(self.db_url) as session:
+        with self.db.session() as session:
             if session.get(Image, sha) is None:
                 session.add(Image(sha256=sha, size_bytes=len(fetched.content)))
                 session.flush()

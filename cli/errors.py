@@ -1,22 +1,28 @@
 """What a failure of the ``imagejobs`` command line looks like: one line on stderr.
 
-The CLI's root command (``imagejobs/cli.py``) sends every exception through :func:`describe`,
-which knows the failures a user can act on (no schema yet, no such database, an API that is
-down, an unknown job, a file that is not an image, ...) and names what to do; anything else is
-reported as a bug in one line too. ``--debug`` shows the traceback instead.
+The root command (:mod:`cli.main`) sends every exception through :func:`describe`, which knows
+the failures a user can act on (no schema yet, no such database, an API that is down, an unknown
+job, a file that is not an image, ...) and names what to do; anything else is reported as a bug
+in one line too. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported when a failure is described, not at every CLI start
-    import httpx
-    from pydantic import ValidationError
-    from sqlalchemy.exc import SQLAlchemyError
+import httpx
+from psycopg.errors import UndefinedTable
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-    from api.client import ImageJobsError
+from api.client import ImageJobsError, JobWaitTimeout
+from imagejobs.core.imageinfo import ImageRejected
+from imagejobs.intake.errors import InvalidRequest
+from imagejobs.overlays import OverlayUnavailable
+from imagejobs.settings import SettingsError
+from imagejobs.store.blobs import BlobNotFound
+from imagejobs.store.jobs import JobNotFound
 
 
 class CliError(Exception):
@@ -36,31 +42,26 @@ def require_file(path: Path) -> None:
         raise CliError(f"{path}: no such file", 2)
 
 
-def describe(exc: BaseException) -> tuple[str, int]:
-    """The one line a user reads for ``exc``, and the exit code."""
-    message, code = _describe(exc)
+def describe(exc: BaseException, *, database_url: str | None = None) -> tuple[str, int]:
+    """The one line a user reads for ``exc``, and the exit code.
+
+    ``database_url`` is the command's database (None when it never read the settings); a
+    database failure names it, without its password.
+    """
+    message, code = _describe(exc, database_url)
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__), code
 
 
-def _describe(exc: BaseException) -> tuple[str, int]:
-    import httpx
-    from pydantic import ValidationError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from api.client import ImageJobsError, JobWaitTimeout
-    from imagejobs.core.imageinfo import ImageRejected
-    from imagejobs.overlays import OverlayUnavailable
-    from imagejobs.settings import SettingsError
-    from imagejobs.store.blobs import BlobNotFound
-    from imagejobs.store.jobs import JobNotFound
-
+def _describe(exc: BaseException, database_url: str | None) -> tuple[str, int]:
     if isinstance(exc, CliError):
         return exc.message, exc.exit_code
     if isinstance(exc, SettingsError):
         return str(exc), 2
     if isinstance(exc, ValidationError):
         return _validation(exc), 2
+    if isinstance(exc, InvalidRequest):
+        return exc.detail, 2
     if isinstance(exc, ImageRejected):
         return exc.message, 2
     if isinstance(exc, JobNotFound):
@@ -74,7 +75,7 @@ def _describe(exc: BaseException) -> tuple[str, int]:
             1,
         )
     if isinstance(exc, SQLAlchemyError):
-        return _database(exc), 1
+        return _database(exc, database_url), 1
     if isinstance(exc, ImageJobsError):
         return _problem(exc), 2 if exc.status == 422 else 1
     if isinstance(exc, JobWaitTimeout):
@@ -95,12 +96,14 @@ def _validation(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _database(exc: SQLAlchemyError) -> str:
-    """A database failure, named with the URL (no password) and what to do."""
-    from psycopg.errors import UndefinedTable
-    from sqlalchemy.exc import DBAPIError, OperationalError
+def safe_url(url: str) -> str:
+    """A database URL without its password."""
+    return make_url(url).render_as_string(hide_password=True)
 
-    url = _database_url()
+
+def _database(exc: SQLAlchemyError, database_url: str | None) -> str:
+    """A database failure, named with the URL (no password) and what to do."""
+    url = safe_url(database_url) if database_url else "(IMAGEJOBS_DATABASE_URL)"
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     reason = " ".join(str(orig).split())
     if isinstance(orig, UndefinedTable) or reason.startswith("no such table"):  # Postgres, SQLite
@@ -110,18 +113,6 @@ def _database(exc: SQLAlchemyError) -> str:
     if isinstance(exc, OperationalError) and "connect" in reason.lower():
         return f"cannot connect to the database {url}: {reason}"
     return f"database error ({url}): {reason}"
-
-
-def _database_url() -> str:
-    from sqlalchemy.engine import make_url
-
-    from imagejobs.settings import get_settings
-
-    try:
-        url = get_settings().effective_database_url
-    except Exception:  # settings that fail to load are reported on their own
-        return "(IMAGEJOBS_DATABASE_URL)"
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _problem(exc: ImageJobsError) -> str:
@@ -143,4 +134,4 @@ def _unreachable(exc: httpx.TransportError) -> str:
     return f"cannot reach the API at {where}: {reason}"
 
 
-__all__ = ["CliError", "describe", "require_file"]
+__all__ = ["CliError", "describe", "require_file", "safe_url"]

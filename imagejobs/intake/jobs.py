@@ -20,11 +20,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api.jsonbody import check_value_depth
-from api.problems import FieldError, ProblemError, invalid, validation_errors
-from api.schemas import JobRequest
 from imagejobs.core.imageinfo import ImageRejected, check_upload
 from imagejobs.core.jobspec import TOO_LARGE, JobSpec
+from imagejobs.intake.errors import bad, from_pydantic
+from imagejobs.intake.jsonbody import check_value_depth
+from imagejobs.intake.request import JobRequest
 from imagejobs.net.guard import (
     Allowlist,
     BlockedAddress,
@@ -59,11 +59,6 @@ class Limits:
 class ParsedJob:
     spec: JobSpec
     images: list[ImageInput]
-
-
-def bad(name: str, message: str, status: int = 422) -> ProblemError:
-    """A problem (422 unless ``status``) naming the field ``name``."""
-    return invalid([FieldError(field=name, message=message)], status)
 
 
 def check_text(value: Any, path: str = "body") -> None:
@@ -140,7 +135,7 @@ def parse_job(
 
     ``allow_sha256`` admits ``{"sha256": ...}`` images (blob references, Celery interop only);
     ``skip_fields`` are keys removed before validation (interop's ``producer`` and friends).
-    Raises :class:`ProblemError` naming the first bad field.
+    Raises :class:`InvalidRequest` naming the first bad field.
     """
     if not isinstance(body, dict):
         raise bad("body", "must be a JSON object")
@@ -171,7 +166,7 @@ def parse_job(
     except ValidationError as exc:
         errors = list(exc.errors())
         status = 413 if errors[0].get("type") == TOO_LARGE else 422
-        raise invalid(validation_errors(errors, default_field="job"), status) from None
+        raise from_pydantic(errors, default_field="job", status=status) from None
     if request.webhook_url is not None:
         check_callback_url(request.webhook_url, limits.url_allowlist)
     images = list(uploads or [])

@@ -2,7 +2,9 @@
 
 Readiness is asked of the workers themselves: a Celery ``ping`` to this process's own node
 names where the broker carries broadcasts (Redis), and otherwise (the embedded SQLite broker has
-no broadcast) the ready file each worker writes once it consumes.
+no broadcast) the ready file each worker writes once it consumes. A broker that cannot be
+reached for the ping (starting, restarting) means "not ready yet": the start keeps asking until
+its deadline.
 """
 
 from __future__ import annotations
@@ -14,6 +16,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import kombu.exceptions
+import redis
+
+from imagejobs.broker.app import make_celery
+from imagejobs.settings import load_settings
+
+# What a ping raises while the broker cannot be reached: kombu wraps what it retried; a reply
+# read can fail with redis' (or the socket's) own error.
+BROKER_UNREACHABLE = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +73,7 @@ class WorkerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "imagejobs",
+                    "cli",
                     "worker",
                     "--concurrency",
                     str(self.concurrency),
@@ -89,12 +106,11 @@ class WorkerProcess:
         broker = self.env.get("IMAGEJOBS_BROKER_URL", "")
         if not broker.startswith(("redis://", "rediss://")):
             return True
-        from imagejobs.settings import load_settings
-        from worker.celery_app import make_celery
-
         probe = make_celery(load_settings(broker_url=broker))  # the workers' transport options
         try:
             replies = probe.control.ping(destination=self.nodes, timeout=1.0)
+        except BROKER_UNREACHABLE:
+            return False  # the broker is starting or restarting: ask again
         finally:
             probe.close()
         answered = {name for reply in replies for name in reply}

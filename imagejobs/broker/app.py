@@ -3,24 +3,26 @@
 ``acks_late`` + ``reject_on_worker_lost`` + prefetch 1 mean a message is acknowledged only after
 its task ran, and a crashed worker's message is delivered again; the job lease in Postgres makes
 that second delivery harmless.
+
+Nothing here is built at import: the API, the CLI and the worker each build their app from the
+settings they read at start (:class:`imagejobs.broker.queue.JobQueue` for sending, the worker's
+start-up for consuming), so every one of them talks to the broker with the same options.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import Celery
 
-from imagejobs.settings import Settings, get_settings
-from worker import redis_close_fix
-
-RUN_JOB = "imagejobs.run_job"
-SUBMIT_JOB = "imagejobs.submit_job"
-DELIVER_WEBHOOK = "imagejobs.deliver_webhook"
-NOOP = "imagejobs.noop"  # does nothing: a baseline for benchmarks and a liveness probe
-QUEUE = "imagejobs"
+from imagejobs.broker import redis_close_fix
+from imagejobs.broker.names import QUEUE
+from imagejobs.settings import Settings
 
 
-def make_celery(settings: Settings) -> Celery:
-    app = Celery("imagejobs", broker=settings.effective_broker_url, include=["worker.tasks"])
+def make_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
+    """A Celery app for the settings' broker; ``include`` names the task modules (workers)."""
+    app = Celery("imagejobs", broker=settings.effective_broker_url, include=list(include))
     transport_options: dict[str, object] = {}
     if settings.effective_broker_url.startswith(("redis://", "rediss://")):
         redis_close_fix.install()  # a Redis restart must not stop a worker (see the module)
@@ -48,6 +50,3 @@ def make_celery(settings: Settings) -> Celery:
         enable_utc=True,
     )
     return app
-
-
-app = make_celery(get_settings())

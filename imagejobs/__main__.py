@@ -1,3 +1,0 @@
-from imagejobs.cli import main
-
-main()

@@ -1,0 +1,1 @@
+"""What workers execute: a job's run, Files API uploads, webhook deliveries, the sweeper."""

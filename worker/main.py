@@ -1,0 +1,71 @@
+"""Start-up of a worker host: the settings read once, the runtime and the Celery app built from
+them, then either one consuming process or a supervisor over one process per core.
+
+A Gemini call is seconds of waiting, so each process runs a threads pool (hundreds of calls in
+flight for little memory); the Python work around each call (decoding, parsing, masks, SQL)
+holds the GIL, so one process per core keeps the cores busy. On a real broker the processes run
+under a supervisor that restarts one that dies (:mod:`worker.supervisor`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from imagejobs.broker.app import make_celery
+from imagejobs.broker.names import QUEUE
+from imagejobs.runtime import Runtime
+from imagejobs.settings import Settings
+from worker import tasks
+from worker.supervisor import supervise
+
+TASK_MODULES = ("worker.tasks", "worker.interop")
+EMBEDDED_BROKER_THREADS = 8  # the embedded SQLite broker: one process, a few threads
+
+
+def start(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    processes: int | None = None,
+    loglevel: str = "INFO",
+    node: str = "imagejobs@%h",
+    child: bool = False,
+) -> int:
+    """Run the worker host until it is stopped; returns its exit code."""
+    runtime = Runtime.from_settings(settings)
+    runtime.gemini  # noqa: B018  (build the client now: a wrong setting stops the start, named)
+    embedded = settings.uses_embedded_broker
+    threads = concurrency or (EMBEDDED_BROKER_THREADS if embedded else settings.worker_concurrency)
+    if child or embedded:
+        return consume(runtime, threads=threads, loglevel=loglevel, node=node)
+    count = processes or os.cpu_count() or 1
+    return supervise(count, max(1, threads // count), loglevel, node)
+
+
+def consume(runtime: Runtime, *, threads: int, loglevel: str, node: str) -> int:
+    """One Celery worker process with a threads pool, consuming the imagejobs queue."""
+    tasks.bind(runtime)
+    app = make_celery(runtime.settings, include=TASK_MODULES)
+    code = app.start(  # unlike worker_main, start returns the worker's exit code
+        [
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(threads),
+            "--loglevel",
+            loglevel,
+            "-Q",
+            QUEUE,
+            "-n",
+            node,
+            "-E",
+        ]
+    )
+    return int(code or 0)
+
+
+def flower(settings: Settings, *, port: int, address: str) -> int:
+    """Flower on this deployment's broker, with the workers' transport options."""
+    app = make_celery(settings)
+    return int(app.start(["flower", f"--port={port}", f"--address={address}"]) or 0)
