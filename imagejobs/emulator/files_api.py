@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from typing import Any
 
@@ -10,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from imagejobs.emulator.config import UPLOAD_CHUNK_GRANULARITY
+from imagejobs.emulator.paging import next_page_token, page_bounds
 from imagejobs.emulator.state import EmulatorState, UploadSession
 from imagejobs.emulator.wire import RpcError, fault_error, loads_lenient, normalise_keys
 
@@ -142,31 +142,11 @@ def delete_file(state: EmulatorState, file_id: str) -> Response:
 
 def list_files(request: Request, state: EmulatorState) -> Response:
     state.calls["files.list"] += 1
-    params = request.query_params
-    raw_size = params.get("pageSize") or params.get("page_size")
-    try:
-        size = int(raw_size) if raw_size else DEFAULT_PAGE_SIZE
-    except ValueError:
-        raise RpcError(400, f"Invalid pageSize {raw_size!r}: expected an integer.") from None
-    if size <= 0:
-        size = DEFAULT_PAGE_SIZE
-    size = min(size, MAX_PAGE_SIZE)
-    token = params.get("pageToken") or params.get("page_token")
-    start = _decode_token(token) if token else 0
+    start, size = page_bounds(request, "o", default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE)
     files = state.live_files()
     now = state.now()
     page = files[start : start + size]
     body: dict[str, Any] = {"files": [f.resource(now) for f in page]} if page else {}
     if start + size < len(files):
-        body["nextPageToken"] = base64.urlsafe_b64encode(f"o{start + size}".encode()).decode()
+        body["nextPageToken"] = next_page_token("o", start + size)
     return JSONResponse(body)
-
-
-def _decode_token(token: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        if not text.startswith("o"):
-            raise ValueError(text)
-        return int(text[1:])
-    except ValueError:
-        raise RpcError(400, f"Invalid pageToken {token!r}.") from None

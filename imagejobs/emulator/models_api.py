@@ -8,7 +8,6 @@ temperature, maxTemperature, topP, topK, thinking.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from starlette.requests import Request
@@ -16,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from imagejobs.core.models import model_info, served_models
 from imagejobs.emulator.generate import resolve_model
-from imagejobs.emulator.wire import RpcError
+from imagejobs.emulator.paging import next_page_token, page_bounds
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -44,32 +43,14 @@ def model_resource(name: str) -> dict[str, Any]:
 
 
 def list_models(request: Request) -> Response:
-    params = request.query_params
-    raw_size = params.get("pageSize") or params.get("page_size")
-    try:
-        size = int(raw_size) if raw_size else DEFAULT_PAGE_SIZE
-    except ValueError:
-        raise RpcError(400, f"Invalid pageSize {raw_size!r}: expected an integer.") from None
-    size = min(size if size > 0 else DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-    token = params.get("pageToken") or params.get("page_token")
-    start = _decode_token(token) if token else 0
+    start, size = page_bounds(request, "m", default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE)
     names = served_models()
     body: dict[str, Any] = {"models": [model_resource(n) for n in names[start : start + size]]}
     if start + size < len(names):
-        body["nextPageToken"] = base64.urlsafe_b64encode(f"m{start + size}".encode()).decode()
+        body["nextPageToken"] = next_page_token("m", start + size)
     return JSONResponse(body)
 
 
 def get_model(name: str, version: str) -> Response:
     info = resolve_model(name, version, "get")
     return JSONResponse(model_resource(info.name))
-
-
-def _decode_token(token: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        if not text.startswith("m"):
-            raise ValueError(text)
-        return int(text[1:])
-    except ValueError:
-        raise RpcError(400, f"Invalid pageToken {token!r}.") from None
