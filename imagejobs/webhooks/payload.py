@@ -14,7 +14,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-EVENT_TYPES: tuple[str, ...] = ("job.started", "job.succeeded", "job.failed", "job.canceled")
+from imagejobs.core.jobspec import WEBHOOK_EVENTS
+
+EVENT_TYPES: tuple[str, ...] = WEBHOOK_EVENTS  # the events a producer may subscribe to
 DEFAULT_MAX_BYTES = 20_000
 MAX_ERROR_MESSAGE_CHARS = 1_000  # with metadata's 16 KiB cap, an event always fits
 
@@ -73,22 +75,10 @@ def build_event(
     summary is trimmed to get there. Raises ValueError naming the problem when an input is wrong
     or the event cannot fit even with no results.
     """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(
-            f"unknown webhook event type {event_type!r}; expected one of {EVENT_TYPES}"
-        )
-    for key in ("id", "status"):
-        if job.get(key) in (None, ""):
-            raise ValueError(f"job is missing {key!r} for the {event_type} event")
-    if not isinstance(summary, Mapping):
-        raise ValueError(f"results summary must be a dict, got {type(summary).__name__}")
-    if max_bytes <= 0:
-        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
-    when = timestamp or datetime.now(UTC)
-    when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    _check_inputs(event_type, job, summary, max_bytes)
     event: dict[str, Any] = {
         "type": event_type,
-        "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": _timestamp(timestamp or datetime.now(UTC)),
         "data": {
             "id": str(job["id"]),
             "status": str(job["status"]),
@@ -105,9 +95,36 @@ def build_event(
             encode_event(event["data"][part])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"webhook {part} is not JSON-serialisable: {exc}") from None
+    return _fitted(event, max_bytes)
+
+
+def _check_inputs(
+    event_type: str, job: Mapping[str, Any], summary: Mapping[str, Any], max_bytes: int
+) -> None:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(
+            f"unknown webhook event type {event_type!r}; expected one of {EVENT_TYPES}"
+        )
+    for key in ("id", "status"):
+        if job.get(key) in (None, ""):
+            raise ValueError(f"job is missing {key!r} for the {event_type} event")
+    if not isinstance(summary, Mapping):
+        raise ValueError(f"results summary must be a dict, got {type(summary).__name__}")
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+
+
+def _timestamp(when: datetime) -> str:
+    """UTC with milliseconds and a ``Z`` (a naive time is taken as UTC)."""
+    when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _fitted(event: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """``event`` with its results summary trimmed until it encodes to at most ``max_bytes``."""
     if _size(event) <= max_bytes:
         return event
-    for results in _trimmed(dict(summary)):
+    for results in _trimmed(event["data"]["results"]):
         event["data"]["results"] = results
         if _size(event) <= max_bytes:
             return event
