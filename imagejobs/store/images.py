@@ -1,0 +1,87 @@
+"""A job's image rows and the content table: what the worker reads before an attempt and writes
+with its end (each image's facts, how it was sent), and a fetched URL's bytes recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from imagejobs.store.models import Image, JobImage
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the content is (written the first time the content is seen)."""
+
+    mime: str
+    width: int
+    height: int
+    orientation: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class SentImage:
+    """How one image of a job went to Gemini in the attempt that ended."""
+
+    position: int
+    sent_width: int
+    sent_height: int
+    sent_bytes: int
+    tokens_estimated: int
+    transport: str | None
+    uploaded_file_id: str | None
+
+
+def job_images(session: Session, job_id: str) -> list[tuple[JobImage, str | None]]:
+    """The job's images in order, each with the mime type the content table knows (or None)."""
+    rows = session.execute(
+        select(JobImage, Image.mime)
+        .outerjoin(Image, Image.sha256 == JobImage.sha256)
+        .where(JobImage.job_id == job_id)
+        .order_by(JobImage.position)
+    )
+    return [(image, mime) for image, mime in rows]
+
+
+def record_fetched(session: Session, job_id: str, position: int, sha256: str, size: int) -> None:
+    """A URL image was downloaded and stored: the content row (if new) and the job's image."""
+    if session.get(Image, sha256) is None:
+        session.add(Image(sha256=sha256, size_bytes=size))
+        session.flush()
+    session.execute(
+        update(JobImage)
+        .where(JobImage.job_id == job_id, JobImage.position == position)
+        .values(sha256=sha256)
+    )
+
+
+def record_facts(session: Session, sha256: str, facts: ImageFacts) -> None:
+    session.execute(
+        update(Image)
+        .where(Image.sha256 == sha256)
+        .values(
+            mime=facts.mime,
+            width=facts.width,
+            height=facts.height,
+            orientation=facts.orientation,
+            size_bytes=facts.size_bytes,
+        )
+    )
+
+
+def record_sent(session: Session, job_id: str, sent: SentImage) -> None:
+    session.execute(
+        update(JobImage)
+        .where(JobImage.job_id == job_id, JobImage.position == sent.position)
+        .values(
+            sent_width=sent.sent_width,
+            sent_height=sent.sent_height,
+            sent_bytes=sent.sent_bytes,
+            tokens_estimated=sent.tokens_estimated,
+            transport=sent.transport,
+            uploaded_file_id=sent.uploaded_file_id,
+        )
+    )
