@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import text
 
 from api import routes_deliveries, routes_jobs, routes_keys
 from api.limits import BodyLimitMiddleware
@@ -85,8 +84,7 @@ def _health_endpoint(runtime: Runtime) -> Any:
 
 def check_database(runtime: Runtime) -> str:
     try:
-        with runtime.db.session() as session:
-            session.execute(text("SELECT 1"))
+        runtime.db.ping()
     except Exception as exc:
         return f"unreachable ({type(exc).__name__})"
     return "ok"

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
-from api.producers import ProducerInfo, authenticate
 from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
 from imagejobs.store.blobs import BlobStore
+from imagejobs.store.producers import ProducerInfo, authenticate
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -43,7 +43,8 @@ def current_producer(
         raise ProblemError(
             401, "missing API key: send 'Authorization: Bearer <key>'", headers=challenge
         )
-    producer = authenticate(get_app_settings(request), credentials.credentials)
+    with get_runtime(request).db.session() as session:
+        producer = authenticate(session, credentials.credentials)
     if producer is None:
         raise ProblemError(401, "unknown or revoked API key", headers=challenge)
     return producer

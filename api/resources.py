@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.problems import ProblemError
 from api.schemas import DeliveryView, JobResource, JobSummary
 from imagejobs.core.links import job_links
 from imagejobs.results.view import render_job
-from imagejobs.store.models import Job, WebhookAttempt, WebhookDelivery
+from imagejobs.store.job_lookup import find_job
+from imagejobs.store.models import Job, WebhookDelivery
+from imagejobs.store.outbox import delivery_attempts, get_delivery
 
 ID_CHARS = frozenset("0123456789abcdef")
 
@@ -30,14 +31,14 @@ def links(job_id: str) -> dict[str, str]:
 
 def owned_job(session: Session, job_id: str, producer_id: str) -> Job:
     """The producer's job; another producer's job is reported exactly like a missing one."""
-    job = session.get(Job, job_id) if looks_like_id(job_id) else None
+    job = find_job(session, job_id) if looks_like_id(job_id) else None
     if job is None or job.producer_id != producer_id:
         raise ProblemError(404, f"no job {job_id!r}")
     return job
 
 
 def owned_delivery(session: Session, delivery_id: str, producer_id: str) -> WebhookDelivery:
-    row = session.get(WebhookDelivery, delivery_id) if looks_like_id(delivery_id) else None
+    row = get_delivery(session, delivery_id) if looks_like_id(delivery_id) else None
     if row is None or row.producer_id != producer_id:
         raise ProblemError(404, f"no delivery {delivery_id!r}")
     return row
@@ -79,11 +80,7 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 
 def delivery_resource(session: Session, row: WebhookDelivery) -> dict[str, Any]:
-    attempts = session.scalars(
-        select(WebhookAttempt)
-        .where(WebhookAttempt.delivery_id == row.id)
-        .order_by(WebhookAttempt.id)
-    ).all()
+    attempts = delivery_attempts(session, row.id)
     view = {
         "id": row.id,
         "job_id": row.job_id,

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
-from api.deps import ProducerDep, RuntimeDep, SettingsDep
+from api.deps import ProducerDep, RuntimeDep
 from api.problems import Problem
-from api.producers import rotate_secret_by_id
 from api.resources import delivery_resource, owned_delivery, owned_job
 from api.schemas import DeliveryList, DeliveryView, SecretRotation, WebhookSecrets
-from imagejobs.store.db import session_scope
-from imagejobs.store.models import Producer, WebhookDelivery, utcnow
+from imagejobs.store.outbox import job_deliveries, replay
+from imagejobs.store.producers import rotate_secret_by_id
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -28,14 +26,10 @@ P401: dict[int | str, dict[str, Any]] = {
     summary="A job's webhook deliveries, each with every attempt",
     responses={**P401, 404: {"description": "No such job", "model": Problem}},
 )
-def list_deliveries(job_id: str, settings: SettingsDep, producer: ProducerDep) -> dict[str, Any]:
-    with session_scope(settings.effective_database_url) as session:
+def list_deliveries(job_id: str, runtime: RuntimeDep, producer: ProducerDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
         owned_job(session, job_id, producer.id)
-        rows = session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.job_id == job_id)
-            .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
-        ).all()
+        rows = job_deliveries(session, job_id)
         return {"items": [delivery_resource(session, row) for row in rows]}
 
 
@@ -53,15 +47,7 @@ def list_deliveries(job_id: str, settings: SettingsDep, producer: ProducerDep) -
 )
 def replay_delivery(delivery_id: str, runtime: RuntimeDep, producer: ProducerDep) -> dict[str, Any]:
     with runtime.db.session() as session:
-        row = owned_delivery(session, delivery_id, producer.id)
-        if row.status == "disabled":
-            owner = session.get(Producer, producer.id)
-            if owner is not None and row.url in (owner.disabled_webhook_urls or []):
-                owner.disabled_webhook_urls = [
-                    u for u in owner.disabled_webhook_urls if u != row.url
-                ]
-        row.status = "pending"
-        row.next_attempt_at = utcnow()
+        replay(session, owned_delivery(session, delivery_id, producer.id))
     runtime.queue.enqueue_delivery(delivery_id)
     with runtime.db.session() as session:
         return delivery_resource(session, owned_delivery(session, delivery_id, producer.id))
@@ -78,8 +64,9 @@ def replay_delivery(delivery_id: str, runtime: RuntimeDep, producer: ProducerDep
     responses={**P401},
 )
 def rotate(
-    settings: SettingsDep, producer: ProducerDep, body: SecretRotation | None = None
+    runtime: RuntimeDep, producer: ProducerDep, body: SecretRotation | None = None
 ) -> dict[str, Any]:
     finish = body.finish if body is not None else False
-    info = rotate_secret_by_id(settings, producer.id, finish=finish)
+    with runtime.db.session() as session:
+        info = rotate_secret_by_id(session, producer.id, finish=finish)
     return {"secrets": info.webhook_secrets}

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import BlobsDep, ProducerDep, RuntimeDep, SettingsDep
+from api.deps import ProducerDep, RuntimeDep
 from api.paging import BadCursor, decode_cursor, encode_cursor
 from api.problems import Problem, ProblemError
 from api.resources import job_resource, job_summary, links, owned_job
@@ -29,13 +28,13 @@ from imagejobs.intake.jobs import (
     parse_job,
 )
 from imagejobs.intake.jsonbody import load_json
-from imagejobs.overlays import OverlayUnavailable, render_overlay
+from imagejobs.results.overlay_image import OverlayUnavailable, render_overlay
 from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
+from imagejobs.store import job_lookup
 from imagejobs.store.blobs import BlobNotFound
-from imagejobs.store.db import session_scope
+from imagejobs.store.db import Database
 from imagejobs.store.jobs import request_cancel
-from imagejobs.store.models import Job
 from imagejobs.submission import IdempotencyConflict, ImageInput, submit_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -196,13 +195,11 @@ def _submit(
         raise bad("Idempotency-Key", str(exc)) from None
     except ValueError as exc:
         raise bad("images", str(exc)) from None
-    resource = accepted_resource(runtime.settings, submitted.job_id, producer_id, submitted.created)
+    resource = accepted_resource(runtime.db, submitted.job_id, producer_id, submitted.created)
     return resource, submitted.created
 
 
-def accepted_resource(
-    settings: Settings, job_id: str, producer_id: str, created: bool
-) -> dict[str, Any]:
+def accepted_resource(db: Database, job_id: str, producer_id: str, created: bool) -> dict[str, Any]:
     """The stored job as a resource; if that fails, a minimal one (id, links, and the status
     when the job was created just now).
 
@@ -210,7 +207,7 @@ def accepted_resource(
     make a client without an Idempotency-Key submit the same job again.
     """
     try:
-        with session_scope(settings.effective_database_url) as session:
+        with db.session() as session:
             return job_resource(session, owned_job(session, job_id, producer_id))
     except Exception:
         log.exception("job %s was stored, but its resource could not be built", job_id)
@@ -227,7 +224,7 @@ def accepted_resource(
     responses={**P401, **P422},
 )
 def list_jobs(
-    settings: SettingsDep,
+    runtime: RuntimeDep,
     producer: ProducerDep,
     status: Annotated[JobStatus | None, Query()] = None,
     task: Annotated[Task | None, Query()] = None,
@@ -236,26 +233,19 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    query = select(Job).where(Job.producer_id == producer.id)
-    if status is not None:
-        query = query.where(Job.status == status)
-    if task is not None:
-        query = query.where(Job.task == task)
-    if created_after is not None:
-        query = query.where(Job.created_at > _aware(created_after))
-    if created_before is not None:
-        query = query.where(Job.created_at < _aware(created_before))
-    if cursor is not None:
-        try:
-            at, last_id = decode_cursor(cursor)
-        except BadCursor as exc:
-            raise bad("cursor", str(exc)) from None
-        query = query.where(or_(Job.created_at < at, and_(Job.created_at == at, Job.id < last_id)))
-    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
-    with session_scope(settings.effective_database_url) as session:
-        rows = list(session.scalars(query))
-        more = len(rows) > limit
-        rows = rows[:limit]
+    try:
+        after = decode_cursor(cursor) if cursor is not None else None
+    except BadCursor as exc:
+        raise bad("cursor", str(exc)) from None
+    where = job_lookup.JobFilter(
+        status=status,
+        task=task,
+        created_after=_aware(created_after) if created_after is not None else None,
+        created_before=_aware(created_before) if created_before is not None else None,
+        after=after,
+    )
+    with runtime.db.session() as session:
+        rows, more = job_lookup.list_jobs(session, producer.id, where, limit=limit)
         items = [job_summary(job) for job in rows]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
     return {"items": items, "next_cursor": next_cursor}
@@ -271,8 +261,8 @@ def _aware(value: datetime) -> datetime:
     summary="A job: status, results, usage, per-image transport",
     responses={**P401, **P404},
 )
-def get_job(job_id: str, settings: SettingsDep, producer: ProducerDep) -> dict[str, Any]:
-    with session_scope(settings.effective_database_url) as session:
+def get_job(job_id: str, runtime: RuntimeDep, producer: ProducerDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
         return job_resource(session, owned_job(session, job_id, producer.id))
 
 
@@ -293,15 +283,14 @@ def get_job(job_id: str, settings: SettingsDep, producer: ProducerDep) -> dict[s
     },
 )
 def cancel_job(job_id: str, runtime: RuntimeDep, producer: ProducerDep) -> JSONResponse:
-    settings = runtime.settings
-    with session_scope(settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         job = owned_job(session, job_id, producer.id)
         before = job.status
         if before in ("succeeded", "failed"):
             raise ProblemError(409, f"job {job_id} already {before}; it cannot be canceled")
         request_cancel(session, job, links=links(job.id), summary={})
     enqueue_pending(runtime, job_id)
-    with session_scope(settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         resource = job_resource(session, owned_job(session, job_id, producer.id))
     code = 200 if resource["status"] == "canceled" else 202
     return JSONResponse(resource, status_code=code)
@@ -319,15 +308,14 @@ def cancel_job(job_id: str, runtime: RuntimeDep, producer: ProducerDep) -> JSONR
 )
 def overlay(
     job_id: str,
-    settings: SettingsDep,
-    blobs: BlobsDep,
+    runtime: RuntimeDep,
     producer: ProducerDep,
     image: Annotated[int, Query(ge=0, le=3599, description="Which image (0-based)")] = 0,
 ) -> Response:
-    with session_scope(settings.effective_database_url) as session:
+    with runtime.db.session() as session:
         owned_job(session, job_id, producer.id)
     try:
-        png = render_overlay(settings.effective_database_url, blobs, job_id, image)
+        png = render_overlay(runtime.db, runtime.blobs, job_id, image)
     except (OverlayUnavailable, BlobNotFound) as exc:
         raise ProblemError(404, f"job {job_id} has no stored image {image}: {exc}") from None
     return Response(png, media_type="image/png")

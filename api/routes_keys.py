@@ -11,11 +11,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ProducerDep, SettingsDep
+from api.deps import ProducerDep, RuntimeDep
 from api.problems import Problem, ProblemError
-from api.producers import KeyInfo, KeyNotFound, LastActiveKey, create_key, list_keys
-from api.producers import revoke_key_by_id as revoke
 from api.schemas import CreatedKey, KeyList, KeyView
+from imagejobs.store.producers import (
+    KeyInfo,
+    KeyNotFound,
+    LastActiveKey,
+    create_key,
+    key_info,
+    list_keys,
+    revoke_key_by_id,
+)
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
@@ -36,8 +43,10 @@ def key_view(info: KeyInfo) -> dict[str, Any]:
 
 
 @router.get("", response_model=KeyList, summary="This producer's API keys", responses=P401)
-def get_keys(settings: SettingsDep, producer: ProducerDep) -> dict[str, Any]:
-    return {"items": [key_view(k) for k in list_keys(settings, producer_id=producer.id)]}
+def get_keys(runtime: RuntimeDep, producer: ProducerDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        keys = list_keys(session, producer_id=producer.id)
+    return {"items": [key_view(k) for k in keys]}
 
 
 @router.post(
@@ -48,9 +57,10 @@ def get_keys(settings: SettingsDep, producer: ProducerDep) -> dict[str, Any]:
     description="Rotate a key: create a new one, switch to it, then revoke the old one.",
     responses=P401,
 )
-def post_key(settings: SettingsDep, producer: ProducerDep) -> dict[str, Any]:
-    new = create_key(settings, producer.name)
-    info = next(k for k in list_keys(settings, producer_id=producer.id) if k.id == new.key_id)
+def post_key(runtime: RuntimeDep, producer: ProducerDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        new = create_key(session, producer.name)
+        info = key_info(session, new.key_id)
     return {**key_view(info), "api_key": new.api_key}
 
 
@@ -70,12 +80,13 @@ def post_key(settings: SettingsDep, producer: ProducerDep) -> dict[str, Any]:
 )
 def delete_key(
     key_id: str,
-    settings: SettingsDep,
+    runtime: RuntimeDep,
     producer: ProducerDep,
     force: Annotated[bool, Query(description="Also revoke the last active key")] = False,
 ) -> dict[str, Any]:
     try:
-        info = revoke(settings, key_id, producer_id=producer.id, force=force)
+        with runtime.db.session() as session:
+            info = revoke_key_by_id(session, key_id, producer_id=producer.id, force=force)
     except KeyNotFound:
         raise ProblemError(404, f"no API key {key_id!r}") from None
     except LastActiveKey as exc:

@@ -25,7 +25,7 @@ from cli.worker_process import WorkerProcess
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
 from imagejobs.emulator.scenes import random_scene
-from imagejobs.overlays import render_overlay
+from imagejobs.results.overlay_image import render_overlay
 from imagejobs.results.view import job_view
 from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
@@ -242,6 +242,6 @@ def _write_overlays(
         if view["status"] != "succeeded" or not view["detections"]:
             continue
         path = output_dir / f"{view['task']}-{job.samples[0].name.rsplit('.', 1)[0]}.png"
-        path.write_bytes(render_overlay(runtime.db.url, runtime.blobs, job.job_id, 0))
+        path.write_bytes(render_overlay(runtime.db, runtime.blobs, job.job_id, 0))
         written.append(path)
     return written

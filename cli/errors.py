@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from api.client import ImageJobsError, JobWaitTimeout
 from imagejobs.core.imageinfo import ImageRejected
 from imagejobs.intake.errors import InvalidRequest
-from imagejobs.overlays import OverlayUnavailable
+from imagejobs.results.overlay_image import OverlayUnavailable
 from imagejobs.settings import SettingsError
 from imagejobs.store.blobs import BlobNotFound
 from imagejobs.store.jobs import JobNotFound

@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.producers import (
+from cli.invocation import invocation
+from imagejobs.store.producers import (
     KeyNotFound,
     LastActiveKey,
     ProducerNotFound,
@@ -22,7 +23,6 @@ from api.producers import (
     revoke_key_by_id,
     rotate_secret,
 )
-from cli.invocation import invocation
 
 err = Console(stderr=True)
 
@@ -40,7 +40,8 @@ def keys_create(
 ) -> None:
     """Create an API key for producer NAME (creating the producer and its webhook secret)."""
     try:
-        new = create_key(invocation(ctx).settings, name)
+        with invocation(ctx).runtime.db.session() as session:
+            new = create_key(session, name)
     except ValueError as exc:
         raise _fail(exc, 2) from None
     if new.created_producer:
@@ -61,7 +62,8 @@ def keys_rotate_secret(
 ) -> None:
     """Start a webhook secret rotation (new + old both sign), or end it with --finish."""
     try:
-        info = rotate_secret(invocation(ctx).settings, name, finish=finish)
+        with invocation(ctx).runtime.db.session() as session:
+            info = rotate_secret(session, name, finish=finish)
     except (ProducerNotFound, ValueError) as exc:
         raise _fail(exc, 1) from None
     if finish:
@@ -80,7 +82,8 @@ def keys_list(
 ) -> None:
     """List API keys: id, prefix, producer, created, revoked (never the key itself)."""
     try:
-        keys = list_keys(invocation(ctx).settings, name)
+        with invocation(ctx).runtime.db.session() as session:
+            keys = list_keys(session, name)
     except (ProducerNotFound, ValueError) as exc:
         raise _fail(exc, 1) from None
     if as_json:
@@ -117,7 +120,8 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key by id: it answers 401 from now on."""
     try:
-        info = revoke_key_by_id(invocation(ctx).settings, key_id, force=force)
+        with invocation(ctx).runtime.db.session() as session:
+            info = revoke_key_by_id(session, key_id, force=force)
     except (KeyNotFound, LastActiveKey) as exc:
         raise _fail(exc, 1) from None
     assert info.revoked_at is not None

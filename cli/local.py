@@ -18,7 +18,7 @@ from cli.remote import remote_show, remote_submit, remote_watch
 from cli.tables import print_final, print_job
 from imagejobs.core.imageinfo import ImageRejected, check_upload
 from imagejobs.core.jobspec import JobSpec, fields_from_flags
-from imagejobs.overlays import render_overlay
+from imagejobs.results.overlay_image import render_overlay
 from imagejobs.results.view import job_view
 from imagejobs.runtime import Runtime
 from imagejobs.store.jobs import get_job
@@ -139,7 +139,7 @@ def overlay(
     runtime = invocation(ctx).runtime
     with runtime.db.session() as session:
         get_job(session, job_id)  # an unknown id says "no job", not "no stored image"
-    output.write_bytes(render_overlay(runtime.db.url, runtime.blobs, job_id, image))
+    output.write_bytes(render_overlay(runtime.db, runtime.blobs, job_id, image))
     console.print(f"wrote {output}")
 
 

@@ -17,9 +17,9 @@ import logging
 import threading
 
 from imagejobs.broker.watch import BrokerWatch
-from imagejobs.execution.deliveries import due_delivery_ids
 from imagejobs.runtime import Runtime
 from imagejobs.store.jobs import due_job_ids, mark_all_unsent, mark_enqueued
+from imagejobs.store.outbox import due_delivery_ids
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ def sweep_once(runtime: Runtime, *, watch: BrokerWatch | None = None) -> int:
             return sent  # the broker refuses: the rest, and deliveries, wait for the next sweep
         if len(due) < BATCH or not stamped:
             break  # all sent (or a whole batch of expired leases, which are not stamped)
-    for delivery_id in due_delivery_ids(db):
+    with db.session() as session:
+        delivery_ids = due_delivery_ids(session)
+    for delivery_id in delivery_ids:
         if not queue.enqueue_delivery(delivery_id):
             break
         sent += 1

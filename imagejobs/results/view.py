@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imagejobs.store.jobs import get_job
-from imagejobs.store.models import Detection, Image, Job, JobImage, JobResult, Mask, Usage
+from imagejobs.store.models import Job
+from imagejobs.store.views import job_rows
 
 
 def _iso(value: Any) -> str | None:
@@ -22,12 +22,8 @@ def job_view(session: Session, job_id: str, *, include_masks: bool = True) -> di
 
 
 def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dict[str, Any]:
-    rows = session.execute(
-        select(JobImage, Image)
-        .outerjoin(Image, Image.sha256 == JobImage.sha256)
-        .where(JobImage.job_id == job.id)
-        .order_by(JobImage.position)
-    ).all()
+    rows = job_rows(session, job)
+    result, usage = rows.result, rows.usage
     images = [
         {
             "sha256": ji.sha256,
@@ -41,14 +37,8 @@ def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dic
             "sent_height": ji.sent_height,
             "tokens_estimated": ji.tokens_estimated,
         }
-        for ji, img in rows
+        for ji, img in rows.images
     ]
-    result = session.get(JobResult, job.id)
-    usage = session.get(Usage, job.id)
-    detections = session.scalars(
-        select(Detection).where(Detection.job_id == job.id).order_by(Detection.seq)
-    ).all()
-    masks = session.scalars(select(Mask).where(Mask.job_id == job.id).order_by(Mask.seq)).all()
     view: dict[str, Any] = {
         "id": job.id,
         "status": job.status,
@@ -78,7 +68,7 @@ def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dic
                 "box_2d": d.box_2d,
                 "image": d.image_position,
             }
-            for d in detections
+            for d in rows.detections
         ],
         "masks": [
             {
@@ -94,7 +84,7 @@ def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dic
                 ),
                 "problem": m.problem,
             }
-            for m in masks
+            for m in rows.masks
         ],
         "dropped_boxes": result.dropped_boxes if result else 0,
         "notes": result.notes if result else [],

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 _lock = threading.Lock()
@@ -75,6 +75,11 @@ class Database:
     def session(self) -> AbstractContextManager[Session]:
         """A session that commits on success and rolls back on error."""
         return session_scope(self.url)
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close the pooled connections (after fork, at shutdown)."""

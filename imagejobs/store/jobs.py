@@ -22,12 +22,10 @@ from imagejobs.store.models import (
     JobImage,
     JobResult,
     Mask,
-    Producer,
-    WebhookDelivery,
     new_id,
     utcnow,
 )
-from imagejobs.webhooks.payload import build_event, encode_event
+from imagejobs.store.outbox import add_webhook_event
 
 
 @dataclass(frozen=True)
@@ -42,6 +40,18 @@ class NewImage:
 
 class JobNotFound(LookupError):
     pass
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What :func:`finish_job` did: whether the job's status changed (its truth value) and the
+    outbox row it wrote for the event (None when the job wants no webhook for it)."""
+
+    changed: bool
+    delivery_id: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.changed
 
 
 def create_job(
@@ -216,12 +226,13 @@ def finish_job(
     error_message: str | None = None,
     links: dict[str, str] | None = None,
     summary: dict[str, Any] | None = None,
-) -> bool:
+) -> Finished:
     """Move a job to a final status and write its webhook outbox row in the same transaction.
 
     With ``owner`` the job must still be held by that lease; without, it must be queued
     (canceling or failing a job that no worker holds); ``unless_canceled`` also refuses a job
-    whose producer asked to cancel it. Returns False if the guard failed.
+    whose producer asked to cancel it. The result is false if the guard failed; it names the
+    outbox row written, if any (to queue it once the transaction commits).
     """
     assert status in FINAL_STATUSES
     now = utcnow()
@@ -244,60 +255,13 @@ def finish_job(
         .execution_options(synchronize_session=False)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        return False
+        return Finished(changed=False)
     job.status = status
     job.error_code, job.error_message = error_code, error_message
-    add_webhook_event(session, job, f"job.{status}", links=links or {}, summary=summary or {})
-    return True
-
-
-def add_webhook_event(
-    session: Session,
-    job: Job,
-    event: str,
-    *,
-    links: dict[str, str],
-    summary: dict[str, Any],
-) -> WebhookDelivery | None:
-    """Write an outbox row if the job wants ``event`` and its endpoint is not disabled."""
-    if not job.webhook_url or event not in (job.webhook_events or []):
-        return None
-    if job.producer_id:
-        producer = session.get(Producer, job.producer_id)
-        if producer is not None and job.webhook_url in (producer.disabled_webhook_urls or []):
-            return None
-    payload = build_event(
-        event,
-        {
-            "id": job.id,
-            "status": job.status,
-            "task": job.task,
-            "model": job.model,
-            "error": _error(job),
-        },
-        links,
-        job.job_metadata,
-        summary,
+    delivery = add_webhook_event(
+        session, job, f"job.{status}", links=links or {}, summary=summary or {}
     )
-    delivery = WebhookDelivery(
-        id=new_id(),
-        job_id=job.id,
-        producer_id=job.producer_id,
-        event=event,
-        url=job.webhook_url,
-        webhook_id="msg_" + new_id(),
-        payload=encode_event(payload).decode(),
-        status="pending",
-        next_attempt_at=utcnow(),
-    )
-    session.add(delivery)
-    return delivery
-
-
-def _error(job: Job) -> dict[str, str] | None:
-    if job.error_code is None:
-        return None
-    return {"code": job.error_code, "message": job.error_message or ""}
+    return Finished(changed=True, delivery_id=delivery.id if delivery is not None else None)
 
 
 def request_cancel(session: Session, job: Job, **finish_kwargs: Any) -> str:

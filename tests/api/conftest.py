@@ -22,8 +22,9 @@ from fastapi import FastAPI
 from PIL import Image
 
 from api.client import ImageJobsClient
-from api.producers import NewKey, create_key
 from imagejobs.settings import Settings, get_settings
+from imagejobs.store.db import Database
+from imagejobs.store.producers import NewKey, create_key
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -75,7 +76,8 @@ def api_url(database_url: str, broker_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def make_producer(database_url: str) -> Callable[[str], NewKey]:
     def make(prefix: str = "producer") -> NewKey:
-        return create_key(get_settings(), f"{prefix}-{uuid.uuid4().hex[:8]}")
+        with Database(get_settings().effective_database_url).session() as session:
+            return create_key(session, f"{prefix}-{uuid.uuid4().hex[:8]}")
 
     return make
 

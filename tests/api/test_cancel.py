@@ -9,8 +9,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from api.client import ImageJobsClient, ImageJobsError
-from api.producers import NewKey
 from imagejobs.emulator import EmulatorServer
+from imagejobs.store.producers import NewKey
 from tests.api.conftest import LocalHTTP, png, scene_png, wait_for
 from tests.services import WorkerProcess
 

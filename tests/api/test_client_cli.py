@@ -14,10 +14,11 @@ import typer
 from typer.testing import CliRunner
 
 from api.client import AsyncImageJobsClient, ImageJobsClient, ImageJobsError, JobWaitTimeout
-from api.producers import NewKey, authenticate
 from cli.main import cli_app
 from imagejobs.emulator import EmulatorServer
 from imagejobs.settings import get_settings
+from imagejobs.store.db import Database
+from imagejobs.store.producers import NewKey, authenticate
 from tests.api.conftest import png
 from tests.services import WorkerProcess
 
@@ -68,7 +69,8 @@ def test_keys_create_and_rotate_secret(database_url: str) -> None:
     key = re.search(r"api_key: (ij_\S+)", created.output)
     secret = re.search(r"webhook_secret: (whsec_\S+)", created.output)
     assert key and secret
-    producer = authenticate(get_settings(), key.group(1))
+    with Database(get_settings().effective_database_url).session() as session:
+        producer = authenticate(session, key.group(1))
     assert producer is not None and producer.webhook_secrets == [secret.group(1)]
     again = runner.invoke(cli(), ["keys", "create", name])
     assert "webhook_secret" not in again.output  # the producer exists: only a new key

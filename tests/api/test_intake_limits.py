@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api.producers import NewKey
 from imagejobs.core.jobspec import MAX_METADATA_BYTES, MAX_METADATA_DEPTH
 from imagejobs.runtime import Runtime
 from imagejobs.settings import get_settings
 from imagejobs.store.db import session_scope
 from imagejobs.store.models import Job
+from imagejobs.store.producers import NewKey
 from tests.api.conftest import png, serve
 from worker.interop import submit_payload
 

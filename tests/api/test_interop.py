@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from api.client import ImageJobsClient
-from api.producers import NewKey
 from imagejobs.broker.names import QUEUE, SUBMIT_JOB
 from imagejobs.broker.queue import JobQueue
 from imagejobs.runtime import Runtime
@@ -18,6 +17,7 @@ from imagejobs.settings import get_settings
 from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import session_scope
 from imagejobs.store.models import Job
+from imagejobs.store.producers import NewKey
 from tests.api.conftest import png, wait_for
 from tests.services import WorkerProcess
 from worker.interop import submit_payload

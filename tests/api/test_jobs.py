@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from api.client import ImageJobsClient, ImageJobsError
-from api.producers import NewKey
+from imagejobs.store.producers import NewKey
 from tests.api.conftest import LocalHTTP, png, scene_png
 from tests.services import WorkerProcess
 

@@ -13,8 +13,8 @@ import typer
 from typer.testing import CliRunner
 
 from api.client import ImageJobsClient, ImageJobsError
-from api.producers import NewKey, hash_key
 from cli.keys import keys_app
+from imagejobs.store.producers import NewKey, hash_key
 
 
 def status_with(api_url: str, api_key: str) -> int:

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from api.client import ImageJobsClient, verify_webhook
-from api.producers import NewKey
+from imagejobs.store.producers import NewKey
 from tests.api.conftest import LocalHTTP, wait_for
 from tests.services import WorkerProcess
 

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.producers import NewKey
+from imagejobs.store.producers import NewKey
 from tests.api.conftest import png
 
 pytestmark = pytest.mark.slow

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from api.client import verify_webhook
 from api.paging import BadCursor, decode_cursor, encode_cursor
-from api.producers import NewKey, authenticate, hash_key, revoke_key, rotate_secret
 from imagejobs.settings import get_settings
+from imagejobs.store.db import Database
+from imagejobs.store.models import ApiKey
+from imagejobs.store.producers import NewKey, authenticate, hash_key, revoke_key, rotate_secret
 from imagejobs.webhooks import new_secret, sign
 
 
@@ -34,33 +37,34 @@ def test_keys_are_stored_hashed_and_can_be_revoked(
     make_producer: Callable[[str], NewKey],
 ) -> None:
     new = make_producer("units")
-    settings = get_settings()
+    db = Database(get_settings().effective_database_url)
     assert new.api_key.startswith("ij_") and len(new.api_key) > 40
-    assert authenticate(settings, new.api_key) == new.producer
-    from sqlalchemy import select
-
-    from imagejobs.store.db import session_scope
-    from imagejobs.store.models import ApiKey
-
-    with session_scope(settings.effective_database_url) as session:
+    with db.session() as session:
+        assert authenticate(session, new.api_key) == new.producer
         stored = session.scalars(
             select(ApiKey.key_hash).where(ApiKey.producer_id == new.producer.id)
         ).all()
     assert stored == [hash_key(new.api_key)] and new.api_key not in stored
-    assert revoke_key(settings, new.api_key)
-    assert authenticate(settings, new.api_key) is None
-    assert authenticate(settings, "not-a-key") is None
+    with db.session() as session:
+        assert revoke_key(session, new.api_key)
+    with db.session() as session:
+        assert authenticate(session, new.api_key) is None
+        assert authenticate(session, "not-a-key") is None
 
 
 def test_rotation_keeps_two_then_one(make_producer: Callable[[str], NewKey]) -> None:
     new = make_producer("rot")
     first = new.producer.webhook_secrets[0]
-    started = rotate_secret(get_settings(), new.producer.name)
+    db = Database(get_settings().effective_database_url)
+    with db.session() as session:
+        started = rotate_secret(session, new.producer.name)
     assert started.webhook_secrets[1] == first and len(started.webhook_secrets) == 2
-    again = rotate_secret(get_settings(), new.producer.name)
+    with db.session() as session:
+        again = rotate_secret(session, new.producer.name)
     assert again.webhook_secrets[1] == started.webhook_secrets[0]
     assert len(again.webhook_secrets) == 2
-    done = rotate_secret(get_settings(), new.producer.name, finish=True)
+    with db.session() as session:
+        done = rotate_secret(session, new.producer.name, finish=True)
     assert done.webhook_secrets == again.webhook_secrets[:1]
 
 

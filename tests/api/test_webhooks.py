@@ -17,9 +17,9 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from api.client import ImageJobsClient, verify_webhook
-from api.producers import NewKey
 from imagejobs.runtime import Runtime
 from imagejobs.settings import DEFAULT_WEBHOOK_SCHEDULE, get_settings
+from imagejobs.store.producers import NewKey
 from tests.api.conftest import (
     LocalHTTP,
     Request,

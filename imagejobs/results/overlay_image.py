@@ -6,36 +6,26 @@ import io
 
 import numpy as np
 from PIL import Image as PILImage
-from sqlalchemy import select
 
 from imagejobs.core.geometry import PixelBox
 from imagejobs.core.imageinfo import decode_upright, inspect_image
 from imagejobs.core.overlay import draw_overlay
 from imagejobs.store.blobs import BlobStore
-from imagejobs.store.db import session_scope
-from imagejobs.store.models import Detection, JobImage, Mask
+from imagejobs.store.db import Database
+from imagejobs.store.views import image_marks
 
 
 class OverlayUnavailable(LookupError):
     """The job has no such image, or its image was never stored."""
 
 
-def render_overlay(db_url: str, blobs: BlobStore, job_id: str, position: int = 0) -> bytes:
-    with session_scope(db_url) as session:
-        row = session.get(JobImage, (job_id, position))
-        if row is None or row.sha256 is None:
-            raise OverlayUnavailable(f"job {job_id} has no stored image {position}")
-        detections = session.scalars(
-            select(Detection)
-            .where(Detection.job_id == job_id, Detection.image_position == position)
-            .order_by(Detection.seq)
-        ).all()
-        masks = session.scalars(
-            select(Mask)
-            .where(Mask.job_id == job_id, Mask.image_position == position)
-            .order_by(Mask.seq)
-        ).all()
-    data = blobs.get(row.sha256)
+def render_overlay(db: Database, blobs: BlobStore, job_id: str, position: int = 0) -> bytes:
+    with db.session() as session:
+        marks = image_marks(session, job_id, position)
+    if marks is None:
+        raise OverlayUnavailable(f"job {job_id} has no stored image {position}")
+    sha256, detections, masks = marks
+    data = blobs.get(sha256)
     info = inspect_image(data, max_bytes=len(data) + 1, max_pixels=10**10)
     image = decode_upright(data, info)
     mask_items = []
