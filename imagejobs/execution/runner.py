@@ -28,26 +28,21 @@ from imagejobs.core.pricing import cost_usd
 from imagejobs.core.prompts import PromptSpec, build_prompt
 from imagejobs.core.retry import FailWith, RetryPolicy, deadline_passed, decide_retry
 from imagejobs.core.tokens import text_tokens
-from imagejobs.execution.deliveries import enqueue_pending
 from imagejobs.execution.failures import JobFailed, LeaseLost
 from imagejobs.execution.images import LoadedImage, load_image, send_parts
-from imagejobs.execution.lease import DATABASE_UNAVAILABLE, Lease
+from imagejobs.execution.lease import Lease
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.gemini.port import GenerateReply, GenerateRequest, ImagePart, TokenUsage
 from imagejobs.results.build import Outcome, merge
-from imagejobs.results.persist import write_outcome, write_usage
 from imagejobs.results.select import Answer, Upright, one_image_per_call, outcome_of
 from imagejobs.runtime import Runtime
 from imagejobs.store.images import job_images, record_facts, record_sent
-from imagejobs.store.jobs import (
-    add_webhook_event,
-    claim_job,
-    finish_job,
-    schedule_retry,
-)
+from imagejobs.store.jobs import claim_job, finish_job, schedule_retry
 from imagejobs.store.models import Job, JobImage, utcnow
+from imagejobs.store.outbox import add_webhook_event
+from imagejobs.store.results import write_outcome, write_usage
 
-__all__ = ["DATABASE_UNAVAILABLE", "Ended", "JobFailed", "JobRun", "LeaseLost", "run_job"]
+__all__ = ["Ended", "JobFailed", "JobRun", "LeaseLost", "run_job"]
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +64,19 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
             return Ended("skipped")
         rows = job_images(session, job.id)
-        started_event = job.attempts == 1 and add_webhook_event(
-            session, job, "job.started", links=job_links(job.id), summary={}
-        )
-    if started_event:
-        _send_webhooks_now(runtime, job.id)
+        started = None
+        if job.attempts == 1:
+            started = add_webhook_event(
+                session, job, "job.started", links=job_links(job.id), summary={}
+            )
+        started_id = started.id if started is not None else None
+    if started_id is not None:  # sent once committed; if the broker refuses, the sweeper sends it
+        runtime.queue.enqueue_delivery(started_id)
     attempt = JobRun(runtime, job)
     status = attempt.run(rows)
-    if job.webhook_url and status in ("succeeded", "failed", "canceled"):
-        _send_webhooks_now(runtime, job.id)
+    if attempt.delivery_id is not None:
+        runtime.queue.enqueue_delivery(attempt.delivery_id)
     return Ended(status, attempt.error if status == "failed" else None)
-
-
-def _send_webhooks_now(runtime: Runtime, job_id: str) -> None:
-    """Send the job's new webhook deliveries now; if the database cannot say which, the sweeper
-    sends them (they are due in the outbox)."""
-    try:
-        enqueue_pending(runtime, job_id)
-    except DATABASE_UNAVAILABLE as exc:
-        log.warning("job %s: webhooks left to the sweeper (database unreachable: %s)", job_id, exc)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -112,6 +101,7 @@ class JobRun:
         self.images: list[LoadedImage] = []
         self.transports: list[tuple[str, str | None]] = []
         self.error: tuple[str, str] | None = None  # the code and message the job failed with
+        self.delivery_id: str | None = None  # the outbox row of the final event, once written
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -189,6 +179,7 @@ class JobRun:
                 self._record(session)
                 if outcome is not None:
                     write_outcome(session, self.job.id, outcome, replace=self.job.attempts > 1)
+            self.delivery_id = done.delivery_id
             return True
 
         return bool(self.lease.written(write))
