@@ -10,8 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
 from imagejobs.runtime import Runtime
-from imagejobs.settings import Settings
-from imagejobs.store.blobs import BlobStore
 from imagejobs.store.producers import ProducerInfo, authenticate
 
 bearer = HTTPBearer(
@@ -23,14 +21,6 @@ bearer = HTTPBearer(
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
-
-
-def get_app_settings(request: Request) -> Settings:
-    return get_runtime(request).settings
-
-
-def get_blobs(request: Request) -> BlobStore:
-    return get_runtime(request).blobs
 
 
 def current_producer(
@@ -51,6 +41,4 @@ def current_producer(
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 ProducerDep = Annotated[ProducerInfo, Depends(current_producer)]

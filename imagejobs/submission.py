@@ -11,13 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.runtime import Runtime
+from imagejobs.store.job_lookup import job_by_idempotency_key
 from imagejobs.store.jobs import NewImage, create_job, mark_not_enqueued
-from imagejobs.store.models import Job
 
 
 @dataclass(frozen=True)
@@ -119,9 +118,7 @@ def _existing(
     runtime: Runtime, producer_id: str | None, key: str, fingerprint: str | None
 ) -> Submitted | None:
     with runtime.db.session() as session:
-        job = session.scalars(
-            select(Job).where(Job.producer_id == producer_id, Job.idempotency_key == key)
-        ).first()
+        job = job_by_idempotency_key(session, producer_id, key)
         if job is None:
             return None
         if job.request_hash != fingerprint:

@@ -4,26 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from imagejobs.gemini.port import RemoteFile
 from imagejobs.runtime import Runtime
 from imagejobs.store.models import UploadedFile, utcnow
-
-
-def find_reusable(runtime: Runtime, sha256: str) -> UploadedFile | None:
-    margin = timedelta(seconds=runtime.settings.file_reuse_margin_s)
-    with runtime.db.session() as session:
-        return session.scalars(
-            select(UploadedFile)
-            .where(
-                UploadedFile.api_base == runtime.gemini.api_base,
-                UploadedFile.sha256 == sha256,
-                UploadedFile.expires_at > utcnow() + margin,
-            )
-            .order_by(UploadedFile.expires_at.desc())
-            .limit(1)
-        ).first()
+from imagejobs.store.uploads import find_reusable, record_upload
 
 
 def ensure_uploaded(
@@ -35,7 +19,13 @@ def ensure_uploaded(
     sending the same bytes.
     """
     with runtime.lock_for(sha256):
-        existing = find_reusable(runtime, sha256)
+        with runtime.db.session() as session:
+            existing = find_reusable(
+                session,
+                runtime.gemini.api_base,
+                sha256,
+                margin_s=runtime.settings.file_reuse_margin_s,
+            )
         if existing is not None:
             return existing
         remote = runtime.gemini.upload(data, mime, display_name)
@@ -49,16 +39,14 @@ def ensure_uploaded(
 def _record(
     runtime: Runtime, sha256: str, remote: RemoteFile, mime: str, size: int
 ) -> UploadedFile:
-    expires = remote.expires_at or utcnow() + timedelta(hours=48)
-    row = UploadedFile(
-        api_base=runtime.gemini.api_base,
-        sha256=sha256,
-        name=remote.name,
-        uri=remote.uri,
-        mime=remote.mime or mime,
-        size_bytes=size,
-        expires_at=expires,
-    )
     with runtime.db.session() as session:
-        session.add(row)
-    return row
+        return record_upload(
+            session,
+            runtime.gemini.api_base,
+            sha256,
+            name=remote.name,
+            uri=remote.uri,
+            mime=remote.mime or mime,
+            size_bytes=size,
+            expires_at=remote.expires_at or utcnow() + timedelta(hours=48),
+        )

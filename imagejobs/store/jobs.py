@@ -10,18 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.store.models import (
     FINAL_STATUSES,
-    Detection,
     Image,
     Job,
     JobImage,
-    JobResult,
-    Mask,
     new_id,
     utcnow,
 )
@@ -350,13 +347,3 @@ def mark_all_unsent(session: Session) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def clear_results(session: Session, job_id: str) -> None:
-    """Remove any results of an earlier run, so writing them again cannot duplicate rows.
-
-    Usage is not touched: it is written as an upsert, estimate first and billed usage after.
-    """
-    for model in (Detection, Mask, JobResult):
-        session.execute(delete(model).where(model.job_id == job_id))
-    session.flush()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from imagejobs.gemini.port import TokenUsage
 from imagejobs.results.build import Outcome
-from imagejobs.store.jobs import clear_results
 from imagejobs.store.models import Detection, JobResult, Mask, Usage
+
+
+def clear_results(session: Session, job_id: str) -> None:
+    """Remove any results of an earlier run, so writing them again cannot duplicate rows.
+
+    Usage is not touched: it is written as an upsert, estimate first and billed usage after.
+    """
+    for model in (Detection, Mask, JobResult):
+        session.execute(delete(model).where(model.job_id == job_id))
+    session.flush()
 
 
 def write_outcome(session: Session, job_id: str, outcome: Outcome, *, replace: bool = True) -> None:
