@@ -18,6 +18,7 @@ from imagejobs.broker.queue import JobQueue
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
 from imagejobs.execution.runner import run_job
+from imagejobs.execution.sweeper import sweep_once
 from imagejobs.runtime import Runtime, build_gemini
 from imagejobs.settings import Settings, load_settings
 from imagejobs.store.db import get_engine, session_scope
@@ -350,3 +351,31 @@ def test_a_passed_deadline_fails_without_calling_gemini(
     assert "deadline" in ended.error[1] and "passed" in ended.error[1]
     assert generate_calls(emulator) == 0
     assert load(database_url, job_id).status == "failed"
+
+
+def test_a_parked_job_is_sent_by_the_sweeper_once_due_and_then_succeeds(
+    runtime: Runtime, database_url: str, emulator: EmulatorServer
+) -> None:
+    job_id = new_job(runtime, webhook_url=HOOK)
+    emulator.control.script([quota_error("120s")])
+    assert run_job(runtime, job_id).status == "park"
+    queue = queue_of(runtime)
+
+    sweep_once(runtime)  # not due yet: no message for it
+    assert [sent.job_id for sent in queue.jobs] == []
+
+    with session_scope(database_url) as session:  # two minutes later
+        session.execute(update(Job).where(Job.id == job_id).values(next_attempt_at=utcnow()))
+    sweep_once(runtime)
+    assert [sent.job_id for sent in queue.jobs] == [job_id]
+    assert load(database_url, job_id).enqueued_at is not None
+    sweep_once(runtime)  # stamped as sent: not sent twice
+    assert [sent.job_id for sent in queue.jobs] == [job_id]
+
+    ended = run_job(runtime, job_id)  # the message the sweeper sent
+
+    assert ended.status == "succeeded"
+    job = load(database_url, job_id)
+    assert (job.attempts, job.error_code) == (2, None)
+    assert count(database_url, JobResult, job_id) == 1
+    assert generate_calls(emulator) == 2
