@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from imagejobs.store.jobs import get_job
-from imagejobs.store.models import Job
+from imagejobs.store.models import Detection, Image, Job, JobImage, Mask, Usage
 from imagejobs.store.views import job_rows
 
 
@@ -23,23 +23,8 @@ def job_view(session: Session, job_id: str, *, include_masks: bool = True) -> di
 
 def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dict[str, Any]:
     rows = job_rows(session, job)
-    result, usage = rows.result, rows.usage
-    images = [
-        {
-            "sha256": ji.sha256,
-            "source_url": ji.source_url,
-            "filename": ji.filename,
-            "width": img.width if img else None,
-            "height": img.height if img else None,
-            "mime": img.mime if img else None,
-            "transport": ji.transport,
-            "sent_width": ji.sent_width,
-            "sent_height": ji.sent_height,
-            "tokens_estimated": ji.tokens_estimated,
-        }
-        for ji, img in rows.images
-    ]
-    view: dict[str, Any] = {
+    result = rows.result
+    return {
         "id": job.id,
         "status": job.status,
         "error": (
@@ -57,47 +42,67 @@ def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dic
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
         "next_attempt_at": _iso(job.next_attempt_at) if job.status == "queued" else None,
-        "images": images,
+        "images": [_image(ji, img) for ji, img in rows.images],
         "caption": result.caption if result else None,
         "answer": result.answer if result else None,
         "labels": result.labels if result else None,
-        "detections": [
-            {
-                "label": d.label,
-                "box": [d.x0, d.y0, d.x1, d.y1],
-                "box_2d": d.box_2d,
-                "image": d.image_position,
-            }
-            for d in rows.detections
-        ],
-        "masks": [
-            {
-                "label": m.label,
-                "box": [m.x0, m.y0, m.x1, m.y1],
-                "box_2d": m.box_2d,
-                "image": m.image_position,
-                "area": m.area,
-                **(
-                    {"mask_png": base64.b64encode(m.mask_png).decode() if m.mask_png else None}
-                    if include_masks
-                    else {}
-                ),
-                "problem": m.problem,
-            }
-            for m in rows.masks
-        ],
+        "detections": [_detection(d) for d in rows.detections],
+        "masks": [_mask(m, include_masks) for m in rows.masks],
         "dropped_boxes": result.dropped_boxes if result else 0,
         "notes": result.notes if result else [],
-        "usage": {
-            "estimated_tokens": usage.estimated_tokens if usage else None,
-            "estimated_image_tokens": usage.estimated_image_tokens if usage else None,
-            "prompt_tokens": usage.prompt_tokens if usage else None,
-            "candidates_tokens": usage.candidates_tokens if usage else None,
-            "thoughts_tokens": usage.thoughts_tokens if usage else None,
-            "total_tokens": usage.total_tokens if usage else None,
-            "image_tokens": usage.image_tokens if usage else None,
-            "cost_usd": usage.cost_usd if usage else None,
-            "calls": usage.calls if usage else 0,
-        },
+        "usage": _usage(rows.usage),
     }
-    return view
+
+
+def _image(ji: JobImage, img: Image | None) -> dict[str, Any]:
+    return {
+        "sha256": ji.sha256,
+        "source_url": ji.source_url,
+        "filename": ji.filename,
+        "width": img.width if img else None,
+        "height": img.height if img else None,
+        "mime": img.mime if img else None,
+        "transport": ji.transport,
+        "sent_width": ji.sent_width,
+        "sent_height": ji.sent_height,
+        "tokens_estimated": ji.tokens_estimated,
+    }
+
+
+def _detection(d: Detection) -> dict[str, Any]:
+    return {
+        "label": d.label,
+        "box": [d.x0, d.y0, d.x1, d.y1],
+        "box_2d": d.box_2d,
+        "image": d.image_position,
+    }
+
+
+def _mask(m: Mask, include_png: bool) -> dict[str, Any]:
+    return {
+        "label": m.label,
+        "box": [m.x0, m.y0, m.x1, m.y1],
+        "box_2d": m.box_2d,
+        "image": m.image_position,
+        "area": m.area,
+        **(
+            {"mask_png": base64.b64encode(m.mask_png).decode() if m.mask_png else None}
+            if include_png
+            else {}
+        ),
+        "problem": m.problem,
+    }
+
+
+def _usage(usage: Usage | None) -> dict[str, Any]:
+    return {
+        "estimated_tokens": usage.estimated_tokens if usage else None,
+        "estimated_image_tokens": usage.estimated_image_tokens if usage else None,
+        "prompt_tokens": usage.prompt_tokens if usage else None,
+        "candidates_tokens": usage.candidates_tokens if usage else None,
+        "thoughts_tokens": usage.thoughts_tokens if usage else None,
+        "total_tokens": usage.total_tokens if usage else None,
+        "image_tokens": usage.image_tokens if usage else None,
+        "cost_usd": usage.cost_usd if usage else None,
+        "calls": usage.calls if usage else 0,
+    }
