@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
+from imagejobs.core.jobspec import FINAL_STATUSES
 from imagejobs.webhooks.signing import verify
 
-FINAL_STATUSES = ("succeeded", "failed", "canceled")
 ImageArg = str | Path | bytes | Mapping[str, Any]
 Progress = Callable[[dict[str, Any]], None]
 

@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 
 from api.problems import ProblemError
 from api.schemas import DeliveryView, JobResource, JobSummary
+from imagejobs.core.jobspec import job_error
 from imagejobs.core.links import job_links
+from imagejobs.core.times import iso
 from imagejobs.results.view import render_job
 from imagejobs.store.job_lookup import find_job
 from imagejobs.store.models import Job, WebhookDelivery
@@ -44,15 +46,11 @@ def owned_delivery(session: Session, delivery_id: str, producer_id: str) -> Webh
     return row
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def job_resource(session: Session, job: Job) -> dict[str, Any]:
     view = render_job(session, job, include_masks=True)
     view.update(
         priority=job.priority,
-        deadline=_iso(job.deadline),
+        deadline=iso(job.deadline),
         webhook={"url": job.webhook_url, "events": list(job.webhook_events or [])},
         links=links(job.id),
     )
@@ -60,11 +58,7 @@ def job_resource(session: Session, job: Job) -> dict[str, Any]:
 
 
 def job_summary(job: Job) -> dict[str, Any]:
-    error = (
-        {"code": job.error_code, "message": job.error_message}
-        if job.status == "failed" or job.error_code
-        else None
-    )
+    error = job_error(job.status, job.error_code, job.error_message)
     summary = {
         "id": job.id,
         "status": job.status,
@@ -73,7 +67,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "error": error,
         "metadata": job.job_metadata or {},
         "created_at": job.created_at.isoformat(),
-        "finished_at": _iso(job.finished_at),
+        "finished_at": iso(job.finished_at),
         "links": links(job.id),
     }
     return JobSummary.model_validate(summary).model_dump(mode="json")
@@ -89,7 +83,7 @@ def delivery_resource(session: Session, row: WebhookDelivery) -> dict[str, Any]:
         "webhook_id": row.webhook_id,
         "status": row.status,
         "attempts": row.attempts,
-        "next_attempt_at": _iso(row.next_attempt_at),
+        "next_attempt_at": iso(row.next_attempt_at),
         "last_status_code": row.last_status_code,
         "last_error": row.last_error,
         "created_at": row.created_at.isoformat(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -18,6 +18,7 @@ from api.problems import Problem, ProblemError
 from api.resources import job_resource, job_summary, links, owned_job
 from api.schemas import JobPage, JobResource, JobStatus
 from imagejobs.core.jobspec import Task
+from imagejobs.core.times import as_utc
 from imagejobs.execution.deliveries import enqueue_pending
 from imagejobs.intake.errors import bad
 from imagejobs.intake.jobs import (
@@ -35,7 +36,7 @@ from imagejobs.store import job_lookup
 from imagejobs.store.blobs import BlobNotFound
 from imagejobs.store.db import Database
 from imagejobs.store.jobs import request_cancel
-from imagejobs.submission import IdempotencyConflict, ImageInput, submit_job
+from imagejobs.submission import IdempotencyConflict, ImageInput, ImagesRefused, submit_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ def _submit(
         )
     except IdempotencyConflict as exc:
         raise bad("Idempotency-Key", str(exc)) from None
-    except ValueError as exc:
+    except ImagesRefused as exc:
         raise bad("images", str(exc)) from None
     resource = accepted_resource(runtime.db, submitted.job_id, producer_id, submitted.created)
     return resource, submitted.created
@@ -240,8 +241,8 @@ def list_jobs(
     where = job_lookup.JobFilter(
         status=status,
         task=task,
-        created_after=_aware(created_after) if created_after is not None else None,
-        created_before=_aware(created_before) if created_before is not None else None,
+        created_after=as_utc(created_after) if created_after is not None else None,
+        created_before=as_utc(created_before) if created_before is not None else None,
         after=after,
     )
     with runtime.db.session() as session:
@@ -249,10 +250,6 @@ def list_jobs(
         items = [job_summary(job) for job in rows]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @router.get(

@@ -24,7 +24,7 @@ from imagejobs.runtime import Runtime
 from imagejobs.store.jobs import get_job
 from imagejobs.store.migrate import migrate as run_migrations
 from imagejobs.store.models import FINAL_STATUSES
-from imagejobs.submission import ImageInput, submit_job
+from imagejobs.submission import ImageInput, SubmissionRefused, submit_job
 
 console = Console()
 err = Console(stderr=True)
@@ -86,7 +86,7 @@ def submit(
     spec = JobSpec(**{k: v for k, v in {"task": task, **fields}.items() if v is not None})
     try:
         submitted = submit_job(runtime, spec, inputs)
-    except ValueError as exc:  # bad input, named by submit_job (image count, empty image)
+    except SubmissionRefused as exc:  # bad input, named by submit_job (image count, empty image)
         raise CliError(str(exc), 2) from None
     if not wait:
         console.print(submitted.job_id)

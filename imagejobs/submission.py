@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from imagejobs.core.jobspec import JobSpec
+from imagejobs.core.jobspec import ImageCountRefused, JobSpec
 from imagejobs.runtime import Runtime
 from imagejobs.store.job_lookup import job_by_idempotency_key
 from imagejobs.store.jobs import NewImage, create_job, mark_not_enqueued
@@ -34,8 +34,16 @@ class ImageInput:
             raise ValueError("an image needs exactly one of data, url or sha256")
 
 
-class IdempotencyConflict(ValueError):
+class SubmissionRefused(Exception):
+    """The job cannot be accepted as given; the message names what was wrong."""
+
+
+class IdempotencyConflict(SubmissionRefused):
     """The idempotency key was used before with a different request."""
+
+
+class ImagesRefused(SubmissionRefused):
+    """The images cannot make this job: none, too many, an empty one, an unknown blob."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,15 @@ def submit_job(
     idempotency_key: str | None = None,
     enqueue: bool = True,
 ) -> Submitted:
-    """Store, commit, enqueue. Raises ValueError naming the problem for bad input.
+    """Store, commit, enqueue. Raises :class:`SubmissionRefused` naming what was wrong.
 
     If the broker is down the job is still accepted: it stays queued and the workers' sweeper
     sends it once the broker is back. ``enqueue=False`` leaves the sending to the sweeper.
     """
-    spec.check_image_count(len(images))
+    try:
+        spec.check_image_count(len(images))
+    except ImageCountRefused as exc:
+        raise ImagesRefused(str(exc).removeprefix("images: ")) from None
     fingerprint = request_fingerprint(spec, images) if idempotency_key else None
     if idempotency_key:
         existing = _existing(runtime, producer_id, idempotency_key, fingerprint)
@@ -80,12 +91,12 @@ def submit_job(
     for image in images:
         if image.data is not None:
             if not image.data:
-                raise ValueError(f"image {image.filename or ''} is empty".replace("  ", " "))
+                raise ImagesRefused(f"image {image.filename or ''} is empty".replace("  ", " "))
             sha = blobs.put(image.data)
             new_images.append(NewImage(sha, len(image.data), None, image.filename))
         elif image.sha256 is not None:
             if not blobs.exists(image.sha256):
-                raise ValueError(f"no stored image with sha256 {image.sha256}")
+                raise ImagesRefused(f"no stored image with sha256 {image.sha256}")
             new_images.append(NewImage(image.sha256, None, None, image.filename))
         else:
             new_images.append(NewImage(None, None, image.url, image.filename))

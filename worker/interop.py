@@ -27,7 +27,7 @@ from imagejobs.intake.errors import InvalidRequest, bad
 from imagejobs.intake.jobs import Limits, check_idempotency_key, parse_job
 from imagejobs.runtime import Runtime
 from imagejobs.store.producers import producer_id_by_name
-from imagejobs.submission import IdempotencyConflict, submit_job
+from imagejobs.submission import IdempotencyConflict, ImagesRefused, submit_job
 from worker import tasks
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def submit_payload(runtime: Runtime, payload: Any) -> dict[str, Any]:
     except IdempotencyConflict as exc:
         log.warning("interop submit refused: %s", exc)
         return _error(422, f"idempotency_key: {exc}")
-    except ValueError as exc:  # e.g. a sha256 that names no stored image
+    except ImagesRefused as exc:  # e.g. a sha256 that names no stored image
         log.warning("interop submit refused: %s", exc)
         return _error(422, f"images: {exc}")
     log.info("interop submitted job %s (created=%s)", submitted.job_id, submitted.created)

@@ -19,6 +19,9 @@ from imagejobs.core.media_resolution import normalise_media_resolution
 
 Task = Literal["caption", "ask", "classify", "detect", "segment", "compare"]
 TASKS: tuple[str, ...] = get_args(Task)  # the one list of tasks, in this order
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)  # the one list of statuses
+FINAL_STATUSES = ("succeeded", "failed", "canceled")  # a job in one of these is done
 SPATIAL_TASKS = ("detect", "segment")  # boxes refer to one image: one Gemini call per image
 WEBHOOK_EVENTS = ("job.started", "job.succeeded", "job.failed", "job.canceled")
 DEFAULT_WEBHOOK_EVENTS = ["job.succeeded", "job.failed", "job.canceled"]
@@ -117,6 +120,10 @@ class JobOptions(BaseModel):
         return None if value is None else normalise_media_resolution(value)
 
 
+class ImageCountRefused(Exception):
+    """The number of images does not suit the job's task."""
+
+
 class JobSpec(BaseModel):
     """Everything about a job except its images."""
 
@@ -186,13 +193,13 @@ class JobSpec(BaseModel):
         return self
 
     def check_image_count(self, count: int) -> None:
-        """Raise ValueError if ``count`` images do not suit this task."""
+        """Raise :class:`ImageCountRefused` if ``count`` images do not suit this task."""
         if count < 1:
-            raise ValueError("images: a job needs at least one image")
+            raise ImageCountRefused("images: a job needs at least one image")
         if count > MAX_IMAGES:
-            raise ValueError(f"images: at most {MAX_IMAGES} images per job, got {count}")
+            raise ImageCountRefused(f"images: at most {MAX_IMAGES} images per job, got {count}")
         if self.task == "compare" and count < 2:
-            raise ValueError("images: task 'compare' needs at least two images")
+            raise ImageCountRefused("images: task 'compare' needs at least two images")
 
     def params(self) -> dict[str, Any]:
         """Task inputs as stored in the job row."""
@@ -224,3 +231,10 @@ def fields_from_flags(
     if labels:
         fields["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
     return fields
+
+
+def job_error(status: str, code: str | None, message: str | None) -> dict[str, str | None] | None:
+    """A job's error as the API, the job view and webhook events show it (None: no error)."""
+    if code is None and status != "failed":
+        return None
+    return {"code": code, "message": message}

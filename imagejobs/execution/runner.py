@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,7 @@ from imagejobs.core.parsing import ParseError
 from imagejobs.core.pricing import cost_usd
 from imagejobs.core.prompts import PromptSpec, build_prompt
 from imagejobs.core.retry import FailWith, RetryPolicy, deadline_passed, decide_retry
+from imagejobs.core.times import as_utc
 from imagejobs.core.tokens import text_tokens
 from imagejobs.execution.failures import JobFailed, LeaseLost
 from imagejobs.execution.images import LoadedImage, load_image, send_parts
@@ -79,13 +79,6 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
     return Ended(status, attempt.error if status == "failed" else None)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they are UTC."""
-    if moment is None or moment.tzinfo:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 class JobRun:
     def __init__(self, runtime: Runtime, job: Job) -> None:
         self.runtime = runtime
@@ -107,7 +100,7 @@ class JobRun:
 
     def run(self, rows: list[tuple[JobImage, str | None]]) -> str:
         job = self.job
-        if deadline_passed(_aware(job.deadline), utcnow()):
+        if deadline_passed(as_utc(job.deadline), utcnow()):
             return self._fail("deadline_exceeded", f"the job's deadline {job.deadline} passed")
         try:
             outcome = self._execute(rows)
@@ -201,7 +194,7 @@ class JobRun:
             message=message,
             retry_after_s=retry_after_s,
             policy=policy,
-            deadline=_aware(self.job.deadline),
+            deadline=as_utc(self.job.deadline),
             now=utcnow(),
             uniform=random.uniform,
         )

@@ -21,10 +21,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from imagejobs.core.imageinfo import ImageRejected, check_upload
-from imagejobs.core.jobspec import TOO_LARGE, JobSpec
+from imagejobs.core.jobspec import TOO_LARGE, ImageCountRefused, JobSpec
 from imagejobs.intake.errors import bad, from_pydantic
 from imagejobs.intake.jsonbody import check_value_depth
-from imagejobs.intake.request import JobRequest
+from imagejobs.intake.request import ImageRef, JobRequest
 from imagejobs.net.guard import (
     Allowlist,
     BlockedAddress,
@@ -147,20 +147,7 @@ def parse_job(
         raise bad("images", "must be a list")
     blob_refs: dict[int, str] = {}
     if allow_sha256:
-        body = dict(body)
-        cleaned = []
-        for index, item in enumerate(raw_images):
-            if isinstance(item, dict) and "sha256" in item:
-                sha = item.get("sha256")
-                if not isinstance(sha, str) or not SHA256_RE.match(sha):
-                    raise bad(f"images[{index}].sha256", "must be 64 lowercase hex digits")
-                if set(item) - {"sha256", "filename"}:
-                    raise bad(f"images[{index}]", "give exactly one of url, data or sha256")
-                blob_refs[index] = sha
-                cleaned.append({"filename": item.get("filename")})
-            else:
-                cleaned.append(item)
-        body["images"] = cleaned
+        body["images"], blob_refs = _take_blob_refs(raw_images)
     try:
         request = JobRequest.model_validate(body)
     except ValidationError as exc:
@@ -172,29 +159,51 @@ def parse_job(
     images = list(uploads or [])
     offset = len(images)
     for index, ref in enumerate(request.images):
-        field = f"images[{index + offset}]"
-        label = f"image {index + offset + 1}" + (f" ({ref.filename})" if ref.filename else "")
         if index in blob_refs:
             images.append(ImageInput(sha256=blob_refs[index], filename=ref.filename))
-            continue
-        if (ref.url is None) == (ref.data is None):
-            raise bad(field, "give exactly one of url or data")
-        if ref.url is not None:
-            try:
-                parse_and_check_url(ref.url)
-            except InvalidURL as exc:
-                raise bad(f"{field}.url", str(exc)) from None
-            images.append(ImageInput(url=ref.url, filename=ref.filename))
         else:
-            assert ref.data is not None
-            data = _decode_base64(ref.data, f"{field}.data")
-            check_image_bytes(data, f"{field}.data", label, limits)
-            images.append(ImageInput(data=data, filename=ref.filename))
+            images.append(_image_from_ref(ref, index + offset, limits))
     if len(images) > limits.max_images:
         raise bad("images", f"at most {limits.max_images} images per job, got {len(images)}", 413)
     spec = JobSpec.model_validate(request.model_dump(exclude={"images"}))
     try:
         spec.check_image_count(len(images))
-    except ValueError as exc:
+    except ImageCountRefused as exc:
         raise bad("images", str(exc).removeprefix("images: ")) from None
     return ParsedJob(spec, images)
+
+
+def _take_blob_refs(raw_images: list[Any]) -> tuple[list[Any], dict[int, str]]:
+    """``{"sha256": ...}`` images (checked) by position, and the list with them blanked out."""
+    cleaned: list[Any] = []
+    refs: dict[int, str] = {}
+    for index, item in enumerate(raw_images):
+        if isinstance(item, dict) and "sha256" in item:
+            sha = item.get("sha256")
+            if not isinstance(sha, str) or not SHA256_RE.match(sha):
+                raise bad(f"images[{index}].sha256", "must be 64 lowercase hex digits")
+            if set(item) - {"sha256", "filename"}:
+                raise bad(f"images[{index}]", "give exactly one of url, data or sha256")
+            refs[index] = sha
+            cleaned.append({"filename": item.get("filename")})
+        else:
+            cleaned.append(item)
+    return cleaned, refs
+
+
+def _image_from_ref(ref: ImageRef, position: int, limits: Limits) -> ImageInput:
+    """One JSON image (URL or base64) checked, as the ``position``-th image of the job."""
+    field = f"images[{position}]"
+    label = f"image {position + 1}" + (f" ({ref.filename})" if ref.filename else "")
+    if (ref.url is None) == (ref.data is None):
+        raise bad(field, "give exactly one of url or data")
+    if ref.url is not None:
+        try:
+            parse_and_check_url(ref.url)
+        except InvalidURL as exc:
+            raise bad(f"{field}.url", str(exc)) from None
+        return ImageInput(url=ref.url, filename=ref.filename)
+    assert ref.data is not None
+    data = _decode_base64(ref.data, f"{field}.data")
+    check_image_bytes(data, f"{field}.data", label, limits)
+    return ImageInput(data=data, filename=ref.filename)

@@ -7,13 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from imagejobs.core.jobspec import job_error
+from imagejobs.core.times import iso
 from imagejobs.store.jobs import get_job
 from imagejobs.store.models import Detection, Image, Job, JobImage, Mask, Usage
 from imagejobs.store.views import job_rows
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def job_view(session: Session, job_id: str, *, include_masks: bool = True) -> dict[str, Any]:
@@ -27,21 +25,17 @@ def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dic
     return {
         "id": job.id,
         "status": job.status,
-        "error": (
-            {"code": job.error_code, "message": job.error_message}
-            if job.status == "failed" or job.error_code
-            else None
-        ),
+        "error": job_error(job.status, job.error_code, job.error_message),
         "task": job.task,
         "model": job.model,
         "params": {k: v for k, v in (job.params or {}).items() if v not in (None, False)},
         "options": job.options,
         "metadata": job.job_metadata,
         "attempts": job.attempts,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "next_attempt_at": _iso(job.next_attempt_at) if job.status == "queued" else None,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "next_attempt_at": iso(job.next_attempt_at) if job.status == "queued" else None,
         "images": [_image(ji, img) for ji, img in rows.images],
         "caption": result.caption if result else None,
         "answer": result.answer if result else None,

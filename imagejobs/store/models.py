@@ -6,7 +6,7 @@ The schema is created by Alembic (``migrations/``); these models are its single 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -26,6 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from imagejobs.core.jobspec import FINAL_STATUSES, JOB_STATUSES, TASKS
+from imagejobs.core.times import utcnow
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -34,13 +37,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
-FINAL_STATUSES = ("succeeded", "failed", "canceled")
-TASKS = ("caption", "ask", "classify", "detect", "segment", "compare")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["FINAL_STATUSES", "JOB_STATUSES", "TASKS", "utcnow"]  # re-exported for the store
 
 
 def new_id() -> str:

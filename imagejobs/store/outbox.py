@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from imagejobs.core.jobspec import job_error
 from imagejobs.store.models import Job, Producer, WebhookAttempt, WebhookDelivery, new_id, utcnow
 from imagejobs.store.producers import disable_webhook_url, enable_webhook_url
 from imagejobs.webhooks.payload import build_event, encode_event
@@ -58,10 +59,8 @@ def add_webhook_event(
     return delivery
 
 
-def _error(job: Job) -> dict[str, str] | None:
-    if job.error_code is None:
-        return None
-    return {"code": job.error_code, "message": job.error_message or ""}
+def _error(job: Job) -> dict[str, str | None] | None:
+    return job_error(job.status, job.error_code, job.error_message or "")
 
 
 def due_delivery_ids(

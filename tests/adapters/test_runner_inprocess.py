@@ -23,9 +23,11 @@ from imagejobs.runtime import Runtime, build_gemini
 from imagejobs.settings import Settings, load_settings
 from imagejobs.store.db import get_engine, session_scope
 from imagejobs.store.jobs import claim_job, get_job, request_cancel
+from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, JobImage, JobResult, Usage, WebhookDelivery, utcnow
 from imagejobs.submission import ImageInput, submit_job
 from tests.e2e.test_tasks import scene_a
+from tests.services import fresh_database
 
 HOOK = "http://127.0.0.1:9/hook"  # never called: deliveries are only recorded
 
@@ -62,11 +64,9 @@ class RecordingQueue(JobQueue):
         return True
 
 
-def make_runtime(
-    database_url: str, emulator: EmulatorServer, tmp_path: Path, **over: Any
-) -> Runtime:
+def make_runtime(runner_db: str, emulator: EmulatorServer, tmp_path: Path, **over: Any) -> Runtime:
     settings = load_settings(
-        database_url=database_url,
+        database_url=runner_db,
         gemini_base_url=emulator.base_url,
         blob_dir=tmp_path / "blobs",
         lease_s=30,
@@ -78,10 +78,19 @@ def make_runtime(
     return runtime
 
 
+@pytest.fixture(scope="module")
+def runner_db() -> str:
+    """This module's own database: jobs the tests leave queued or parked must not be picked up
+    by the suite's worker process (which sweeps the shared test database)."""
+    url = fresh_database("runner_inprocess")
+    migrate(url)
+    return url
+
+
 @pytest.fixture
-def runtime(database_url: str, emulator: EmulatorServer, tmp_path: Path) -> Runtime:
+def runtime(runner_db: str, emulator: EmulatorServer, tmp_path: Path) -> Runtime:
     emulator.control.reset()
-    return make_runtime(database_url, emulator, tmp_path)
+    return make_runtime(runner_db, emulator, tmp_path)
 
 
 def queue_of(runtime: Runtime) -> RecordingQueue:
@@ -102,23 +111,23 @@ def generate_calls(emulator: EmulatorServer) -> int:
     return int(emulator.control.stats()["calls"].get("generateContent", 0))
 
 
-def load(database_url: str, job_id: str) -> Job:
-    with session_scope(database_url) as session:
+def load(runner_db: str, job_id: str) -> Job:
+    with session_scope(runner_db) as session:
         job = get_job(session, job_id)
         session.expunge(job)
     return job
 
 
-def count(database_url: str, model: Any, job_id: str) -> int:
-    with session_scope(database_url) as session:
+def count(runner_db: str, model: Any, job_id: str) -> int:
+    with session_scope(runner_db) as session:
         found = session.scalar(
             select(func.count()).select_from(model).where(model.job_id == job_id)
         )
     return int(found or 0)
 
 
-def usage_of(database_url: str, job_id: str) -> Usage | None:
-    with session_scope(database_url) as session:
+def usage_of(runner_db: str, job_id: str) -> Usage | None:
+    with session_scope(runner_db) as session:
         usage = session.get(Usage, job_id)
         if usage is not None:
             session.expunge(usage)
@@ -137,7 +146,7 @@ def quota_error(delay: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def before_finish(database_url: str) -> Iterator[list[Callable[[], None]]]:
+def before_finish(runner_db: str) -> Iterator[list[Callable[[], None]]]:
     """Steps run (once each) just before the runner's first write ending a job as succeeded."""
     steps: list[Callable[[], None]] = []
 
@@ -148,7 +157,7 @@ def before_finish(database_url: str) -> Iterator[list[Callable[[], None]]]:
             while steps:
                 steps.pop(0)()
 
-    engine = get_engine(database_url)
+    engine = get_engine(runner_db)
     event.listen(engine, "before_cursor_execute", hook)
     try:
         yield steps
@@ -157,7 +166,7 @@ def before_finish(database_url: str) -> Iterator[list[Callable[[], None]]]:
 
 
 def test_success_writes_results_and_usage_once_and_queues_the_webhooks(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime, webhook_url=HOOK, webhook_events=["job.started", "job.succeeded"])
 
@@ -165,11 +174,11 @@ def test_success_writes_results_and_usage_once_and_queues_the_webhooks(
 
     assert ended.status == "succeeded" and ended.error is None
     assert generate_calls(emulator) == 1
-    assert count(database_url, JobResult, job_id) == 1
-    usage = usage_of(database_url, job_id)
+    assert count(runner_db, JobResult, job_id) == 1
+    usage = usage_of(runner_db, job_id)
     assert usage is not None and usage.calls == 1 and usage.prompt_tokens
     assert usage.estimated_tokens and usage.estimated_image_tokens
-    with session_scope(database_url) as session:
+    with session_scope(runner_db) as session:
         rows = session.execute(
             select(WebhookDelivery.id, WebhookDelivery.event).where(
                 WebhookDelivery.job_id == job_id
@@ -181,11 +190,11 @@ def test_success_writes_results_and_usage_once_and_queues_the_webhooks(
     assert sorted(queue_of(runtime).deliveries) == sorted(id_ for id_, _ in rows)
     assert queue_of(runtime).jobs == []
     assert run_job(runtime, job_id).status == "skipped"  # a second message changes nothing
-    assert count(database_url, JobResult, job_id) == 1 and generate_calls(emulator) == 1
+    assert count(runner_db, JobResult, job_id) == 1 and generate_calls(emulator) == 1
 
 
 def test_a_429_with_a_short_retry_delay_sends_a_delayed_message(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime, task="detect", priority=7)
     emulator.control.script([quota_error("3s")])
@@ -196,7 +205,7 @@ def test_a_429_with_a_short_retry_delay_sends_a_delayed_message(
     [sent] = queue_of(runtime).jobs
     assert sent.job_id == job_id and sent.kind == "detect" and sent.priority == 7
     assert sent.countdown is not None and 3.0 <= sent.countdown <= 3.3
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert job.status == "queued" and job.error_code == "gemini_429"
     assert job.next_attempt_at is not None and job.enqueued_at is not None
     assert job.lease_owner is None
@@ -205,7 +214,7 @@ def test_a_429_with_a_short_retry_delay_sends_a_delayed_message(
 
 
 def test_a_429_with_a_long_retry_delay_parks_the_job_without_a_message(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime)
     emulator.control.script([quota_error("120s")])
@@ -215,7 +224,7 @@ def test_a_429_with_a_long_retry_delay_parks_the_job_without_a_message(
 
     assert ended.status == "park"
     assert queue_of(runtime).jobs == []
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert job.status == "queued" and job.enqueued_at is None
     assert job.next_attempt_at is not None
     assert job.next_attempt_at - before >= timedelta(seconds=120)
@@ -223,7 +232,7 @@ def test_a_429_with_a_long_retry_delay_parks_the_job_without_a_message(
 
 
 def test_a_400_fails_at_once_with_geminis_message(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime, webhook_url=HOOK)
     bad = {"code": 400, "status": "INVALID_ARGUMENT", "message": "Unable to process input image"}
@@ -235,12 +244,12 @@ def test_a_400_fails_at_once_with_geminis_message(
     code, message = ended.error
     assert code == "gemini_400" and "Unable to process input image" in message
     assert queue_of(runtime).jobs == []
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert (job.status, job.attempts, job.error_code) == ("failed", 1, "gemini_400")
-    assert count(database_url, JobResult, job_id) == 0
-    usage = usage_of(database_url, job_id)
+    assert count(runner_db, JobResult, job_id) == 0
+    usage = usage_of(runner_db, job_id)
     assert usage is not None and usage.estimated_tokens  # the quote is kept
-    with session_scope(database_url) as session:
+    with session_scope(runner_db) as session:
         delivery = session.scalars(
             select(WebhookDelivery).where(WebhookDelivery.job_id == job_id)
         ).one()
@@ -250,10 +259,10 @@ def test_a_400_fails_at_once_with_geminis_message(
 
 
 def test_gives_up_after_max_attempts(
-    database_url: str, emulator: EmulatorServer, tmp_path: Path
+    runner_db: str, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     emulator.control.reset()
-    runtime = make_runtime(database_url, emulator, tmp_path, max_attempts=2)
+    runtime = make_runtime(runner_db, emulator, tmp_path, max_attempts=2)
     job_id = new_job(runtime)
     emulator.control.script([quota_error("0s"), quota_error("0s")])
 
@@ -264,21 +273,21 @@ def test_gives_up_after_max_attempts(
     assert ended.error[0] == "gemini_429"
     assert ended.error[1].startswith("gave up after 2 attempts; last error: ")
     assert len(queue_of(runtime).jobs) == 1  # no third message
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert (job.status, job.attempts) == ("failed", 2)
     assert generate_calls(emulator) == 2
 
 
 def test_cancel_requested_mid_run_ends_canceled_without_results(
     runtime: Runtime,
-    database_url: str,
+    runner_db: str,
     emulator: EmulatorServer,
     before_finish: list[Callable[[], None]],
 ) -> None:
     job_id = new_job(runtime)
 
     def producer_cancels() -> None:
-        with session_scope(database_url) as session:
+        with session_scope(runner_db) as session:
             assert request_cancel(session, get_job(session, job_id)) == "running"
 
     before_finish.append(producer_cancels)
@@ -286,40 +295,40 @@ def test_cancel_requested_mid_run_ends_canceled_without_results(
     ended = run_job(runtime, job_id)
 
     assert ended.status == "canceled"
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert (job.status, job.error_code) == ("canceled", "canceled")
-    assert count(database_url, JobResult, job_id) == 0
-    usage = usage_of(database_url, job_id)
+    assert count(runner_db, JobResult, job_id) == 0
+    usage = usage_of(runner_db, job_id)
     assert usage is not None and usage.calls == 1  # the tokens spent are still recorded
     assert generate_calls(emulator) == 1
 
 
 def test_a_second_claim_of_a_running_job_is_skipped(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime)
-    with session_scope(database_url) as session:
+    with session_scope(runner_db) as session:
         assert claim_job(session, job_id, "other-worker", lease_s=60) is not None
 
     assert run_job(runtime, job_id).status == "skipped"
 
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert (job.status, job.lease_owner, job.attempts) == ("running", "other-worker", 1)
     assert generate_calls(emulator) == 0
 
 
 def test_a_lease_taken_by_another_worker_meanwhile_writes_nothing(
     runtime: Runtime,
-    database_url: str,
+    runner_db: str,
     emulator: EmulatorServer,
     before_finish: list[Callable[[], None]],
 ) -> None:
     job_id = new_job(runtime, webhook_url=HOOK)
 
     def lease_expires_and_another_worker_claims() -> None:
-        with session_scope(database_url) as session:
+        with session_scope(runner_db) as session:
             session.execute(update(Job).where(Job.id == job_id).values(lease_expires_at=utcnow()))
-        with session_scope(database_url) as session:
+        with session_scope(runner_db) as session:
             assert claim_job(session, job_id, "other-worker", lease_s=60) is not None
 
     before_finish.append(lease_expires_and_another_worker_claims)
@@ -327,21 +336,21 @@ def test_a_lease_taken_by_another_worker_meanwhile_writes_nothing(
     ended = run_job(runtime, job_id)
 
     assert ended.status == "lease_lost"
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert (job.status, job.lease_owner, job.attempts) == ("running", "other-worker", 2)
-    assert count(database_url, JobResult, job_id) == 0
-    assert count(database_url, WebhookDelivery, job_id) == 0
-    usage = usage_of(database_url, job_id)
+    assert count(runner_db, JobResult, job_id) == 0
+    assert count(runner_db, WebhookDelivery, job_id) == 0
+    usage = usage_of(runner_db, job_id)
     assert usage is None or usage.calls == 0  # the new owner's run records its own
     assert queue_of(runtime).deliveries == [] and queue_of(runtime).jobs == []
 
 
 def test_a_passed_deadline_fails_without_calling_gemini(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime)
     passed = utcnow() - timedelta(seconds=1)
-    with session_scope(database_url) as session:
+    with session_scope(runner_db) as session:
         session.execute(update(Job).where(Job.id == job_id).values(deadline=passed))
 
     ended = run_job(runtime, job_id)
@@ -350,11 +359,11 @@ def test_a_passed_deadline_fails_without_calling_gemini(
     assert ended.error[0] == "deadline_exceeded"
     assert "deadline" in ended.error[1] and "passed" in ended.error[1]
     assert generate_calls(emulator) == 0
-    assert load(database_url, job_id).status == "failed"
+    assert load(runner_db, job_id).status == "failed"
 
 
 def test_a_parked_job_is_sent_by_the_sweeper_once_due_and_then_succeeds(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime, webhook_url=HOOK)
     emulator.control.script([quota_error("120s")])
@@ -364,18 +373,18 @@ def test_a_parked_job_is_sent_by_the_sweeper_once_due_and_then_succeeds(
     sweep_once(runtime)  # not due yet: no message for it
     assert [sent.job_id for sent in queue.jobs] == []
 
-    with session_scope(database_url) as session:  # two minutes later
+    with session_scope(runner_db) as session:  # two minutes later
         session.execute(update(Job).where(Job.id == job_id).values(next_attempt_at=utcnow()))
     sweep_once(runtime)
     assert [sent.job_id for sent in queue.jobs] == [job_id]
-    assert load(database_url, job_id).enqueued_at is not None
+    assert load(runner_db, job_id).enqueued_at is not None
     sweep_once(runtime)  # stamped as sent: not sent twice
     assert [sent.job_id for sent in queue.jobs] == [job_id]
 
     ended = run_job(runtime, job_id)  # the message the sweeper sent
 
     assert ended.status == "succeeded"
-    job = load(database_url, job_id)
+    job = load(runner_db, job_id)
     assert (job.attempts, job.error_code) == (2, None)
-    assert count(database_url, JobResult, job_id) == 1
+    assert count(runner_db, JobResult, job_id) == 1
     assert generate_calls(emulator) == 2

@@ -21,17 +21,27 @@ from imagejobs.settings import load_settings
 from imagejobs.store.blobs import DirectoryBlobStore
 from imagejobs.store.db import get_engine, session_scope
 from imagejobs.store.jobs import claim_job
+from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, JobImage, JobResult, utcnow
 from imagejobs.submission import ImageInput, submit_job
 from tests.e2e.test_tasks import scene_a
-from tests.services import PG_ADMIN
+from tests.services import PG_ADMIN, fresh_database
+
+
+@pytest.fixture(scope="module")
+def runner_db() -> str:
+    """This module's own database: jobs the tests leave queued or parked must not be picked up
+    by the suite's worker process (which sweeps the shared test database)."""
+    url = fresh_database("runner_outages")
+    migrate(url)
+    return url
 
 
 @pytest.fixture
-def runtime(database_url: str, emulator: EmulatorServer, tmp_path: Path) -> Runtime:
+def runtime(runner_db: str, emulator: EmulatorServer, tmp_path: Path) -> Runtime:
     emulator.control.reset()
     settings = load_settings(
-        database_url=database_url,
+        database_url=runner_db,
         gemini_base_url=emulator.base_url,
         blob_dir=tmp_path / "blobs",
         lease_s=5,
@@ -76,8 +86,8 @@ class BackendKiller:
 
 
 @pytest.fixture
-def kill_backends(database_url: str) -> Iterator[list[BackendKiller]]:
-    engine = get_engine(database_url)
+def kill_backends(runner_db: str) -> Iterator[list[BackendKiller]]:
+    engine = get_engine(runner_db)
     killers: list[BackendKiller] = []
 
     def hook(*args: Any) -> None:
@@ -95,8 +105,8 @@ FINISH = "UPDATE jobs SET status="
 EXTEND = "UPDATE jobs SET lease_expires_at="
 
 
-def results(database_url: str, job_id: str) -> int:
-    with session_scope(database_url) as session:
+def results(runner_db: str, job_id: str) -> int:
+    with session_scope(runner_db) as session:
         count = session.scalar(
             select(func.count()).select_from(JobResult).where(JobResult.job_id == job_id)
         )
@@ -105,7 +115,7 @@ def results(database_url: str, job_id: str) -> int:
 
 def test_finishing_write_survives_a_dropped_connection_without_a_second_gemini_call(
     runtime: Runtime,
-    database_url: str,
+    runner_db: str,
     emulator: EmulatorServer,
     kill_backends: list[BackendKiller],
 ) -> None:
@@ -119,24 +129,24 @@ def test_finishing_write_survives_a_dropped_connection_without_a_second_gemini_c
     assert (finish.killed, extend.killed) == (3, 1)
     assert ended.status == "succeeded"
     assert emulator.control.stats()["calls"]["generateContent"] == 1
-    assert results(database_url, job_id) == 1
-    with session_scope(database_url) as session:
+    assert results(runner_db, job_id) == 1
+    with session_scope(runner_db) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.status == "succeeded" and job.attempts == 1
 
 
 def test_outcome_is_dropped_when_another_worker_took_the_lease_meanwhile(
     runtime: Runtime,
-    database_url: str,
+    runner_db: str,
     emulator: EmulatorServer,
     kill_backends: list[BackendKiller],
 ) -> None:
     job_id = new_job(runtime)
 
     def lease_expires_and_another_worker_claims() -> None:
-        with session_scope(database_url) as session:
+        with session_scope(runner_db) as session:
             session.execute(update(Job).where(Job.id == job_id).values(lease_expires_at=utcnow()))
-        with session_scope(database_url) as session:
+        with session_scope(runner_db) as session:
             assert claim_job(session, job_id, "other-worker", lease_s=60) is not None
 
     finish = BackendKiller(FINISH, {"status": "succeeded"}, times=1)
@@ -146,17 +156,17 @@ def test_outcome_is_dropped_when_another_worker_took_the_lease_meanwhile(
     ended = run_job(runtime, job_id)
 
     assert ended.status == "lease_lost"
-    assert results(database_url, job_id) == 0  # the new owner's run writes the results
-    with session_scope(database_url) as session:
+    assert results(runner_db, job_id) == 0  # the new owner's run writes the results
+    with session_scope(runner_db) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.status == "running" and job.lease_owner == "other-worker"
 
 
 def test_missing_stored_image_fails_the_job_at_once_naming_it(
-    runtime: Runtime, database_url: str, emulator: EmulatorServer
+    runtime: Runtime, runner_db: str, emulator: EmulatorServer
 ) -> None:
     job_id = new_job(runtime)
-    with session_scope(database_url) as session:
+    with session_scope(runner_db) as session:
         sha = session.scalar(select(JobImage.sha256).where(JobImage.job_id == job_id))
     blobs = runtime.blobs
     assert isinstance(blobs, DirectoryBlobStore) and sha is not None
@@ -172,6 +182,6 @@ def test_missing_stored_image_fails_the_job_at_once_naming_it(
     assert str(blobs.root) not in message  # no server paths for the producer
     assert sha in message
     assert emulator.control.stats()["calls"].get("generateContent", 0) == 0
-    with session_scope(database_url) as session:
+    with session_scope(runner_db) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.attempts == 1 and job.error_code == "image_blob_missing"

@@ -9,6 +9,7 @@ from imagejobs.core.jobspec import (
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     TOO_LARGE,
+    ImageCountRefused,
     JobSpec,
     field_errors,
     nesting_depth,
@@ -59,7 +60,7 @@ def test_webhooks() -> None:
 )
 def test_image_count(task: str, count: int, message: str) -> None:
     spec = JobSpec(task=task)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ImageCountRefused, match=message):  # its own type: not a ValueError
         spec.check_image_count(count)
 
 
