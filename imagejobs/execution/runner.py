@@ -8,7 +8,7 @@ briefly unreachable: the write that ends the attempt is tried again, with backof
 lease between tries, until it is written or the lease turns out to be someone else's.
 
 This module only orchestrates: the retry decision is :mod:`imagejobs.core.retry`, reading an
-answer is :mod:`imagejobs.results.select`, images are :mod:`imagejobs.execution.images`, and
+answer is :mod:`imagejobs.core.outcome`, images are :mod:`imagejobs.execution.images`, and
 every statement is in :mod:`imagejobs.store`.
 """
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from imagejobs.core.imageinfo import ImageRejected
 from imagejobs.core.links import job_links
+from imagejobs.core.outcome import Answer, Outcome, Upright, merge, one_image_per_call, outcome_of
 from imagejobs.core.parsing import ParseError
 from imagejobs.core.pricing import cost_usd
 from imagejobs.core.prompts import PromptSpec, build_prompt
@@ -33,8 +34,6 @@ from imagejobs.execution.images import LoadedImage, load_image, send_parts
 from imagejobs.execution.lease import Lease
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.gemini.port import GenerateReply, GenerateRequest, ImagePart, TokenUsage
-from imagejobs.results.build import Outcome, merge
-from imagejobs.results.select import Answer, Upright, one_image_per_call, outcome_of
 from imagejobs.runtime import Runtime
 from imagejobs.store.images import job_images, record_facts, record_sent
 from imagejobs.store.jobs import claim_job, finish_job, schedule_retry

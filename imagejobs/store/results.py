@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from imagejobs.core.outcome import Outcome
 from imagejobs.gemini.port import TokenUsage
-from imagejobs.results.build import Outcome
 from imagejobs.store.models import Detection, JobResult, Mask, Usage
 
 

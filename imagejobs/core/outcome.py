@@ -1,4 +1,6 @@
-"""Turn a model answer into results: text, labels, pixel boxes and masks (pure, no I/O).
+"""Turn a model answer into results: text, labels, pixel boxes and masks (pure, no I/O), and
+choose the builder for a task: spatial tasks (one image per call), labels (classify) or text
+(caption, answer, compare); a blocked prompt is no answer at all.
 
 Boxes come back as ``box_2d`` normalised to 0..1000 of the image that was sent. Because they are
 relative, they map straight onto the upright original's pixels even when a downscaled copy was
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagejobs.core.geometry import PixelBox, box_2d_to_pixels
+from imagejobs.core.jobspec import SPATIAL_TASKS
 from imagejobs.core.masks import DecodedMask, decode_mask
 from imagejobs.core.parsing import (
     ParseError,
@@ -166,3 +169,58 @@ def _require_text(text: str | None, finish_reason: str | None) -> str:
         reason = f" (finishReason {finish_reason})" if finish_reason else ""
         raise ParseError("empty", f"the model returned no text{reason}")
     return text
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one Gemini call answered."""
+
+    text: str | None
+    finish_reason: str | None
+    block_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Upright:
+    """The image a spatial call was about: its position in the job and its upright size."""
+
+    position: int
+    width: int
+    height: int
+
+
+def one_image_per_call(task: str) -> bool:
+    """Spatial tasks (detect, segment, ...) call Gemini once per image; the others once."""
+    return task in SPATIAL_TASKS
+
+
+def outcome_of(
+    task: str, params: dict[str, Any], answer: Answer, image: Upright | None = None
+) -> Outcome:
+    """The results of one call; raises :class:`ParseError` when the answer cannot be used."""
+    if answer.block_reason:
+        raise ParseError("blocked", f"Gemini blocked the prompt ({answer.block_reason})")
+    if task in SPATIAL_TASKS:
+        if image is None:
+            raise ValueError(f"task {task!r} needs the image the call was about")
+        outcome = spatial_outcome(
+            task,
+            answer.text,
+            answer.finish_reason,
+            image_position=image.position,
+            width=image.width,
+            height=image.height,
+        )
+    elif task == "classify":
+        outcome = labels_outcome(
+            answer.text,
+            answer.finish_reason,
+            list(params.get("labels") or []),
+            bool(params.get("multi_label")),
+        )
+    else:
+        outcome = text_outcome(task, answer.text, answer.finish_reason)
+    outcome.raw_texts.append(answer.text or "")
+    if answer.finish_reason:
+        outcome.finish_reasons.append(answer.finish_reason)
+    return outcome
