@@ -74,7 +74,12 @@ class JobResource(BaseModel):
     status: JobStatus
     error: JobError | None
     task: str
-    model: str
+    model: str = Field(
+        description="The model that answers (a routed segment job: the segmentation model)"
+    )
+    requested_model: str | None = Field(
+        default=None, description="The model asked for, when the job was routed to another"
+    )
     params: dict[str, Any]
     options: dict[str, Any]
     metadata: dict[str, Any]

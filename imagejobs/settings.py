@@ -22,7 +22,12 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_MODEL = "gemini-2.5-flash"
+from imagejobs.core.jobspec import TASKS
+
+# Current generally available models (imagejobs.core.model_facts, read 2026-11): the newest GA
+# flash model for every task, and the GA model that can segment (Gemini 3.x cannot).
+DEFAULT_MODEL = "gemini-3.8-flash"
+DEFAULT_SEGMENT_MODEL = "gemini-2.5-flash-lite"
 
 # USD per million tokens (input, output), standard paid tier, <=200k-token prompts.
 DEFAULT_PRICES: dict[str, dict[str, float]] = {
@@ -32,6 +37,7 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "gemini-2.0-flash": {"input": 0.10, "output": 0.40},
     "gemini-3-flash-preview": {"input": 0.50, "output": 3.00},
     "gemini-3-pro-preview": {"input": 2.00, "output": 12.00},
+    "gemini-3.8-flash": {"input": 0.75, "output": 3.75},  # through 2026-12-31 (pricing page)
 }
 
 DEFAULT_WEBHOOK_SCHEDULE: list[float] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
@@ -79,6 +85,10 @@ class Settings(BaseSettings):
     gemini_api_version: str = "v1beta"
     gemini_timeout_s: float = Field(default=300.0, gt=0)
     model: str = DEFAULT_MODEL
+    # Segment jobs on a model that cannot segment run here; unset (blank): they are refused.
+    segment_model: str | None = DEFAULT_SEGMENT_MODEL
+    # A default model per task, e.g. {"caption": "gemini-3.5-flash-lite"}; others use `model`.
+    task_models: dict[str, str] = Field(default_factory=dict)
     inline_limit_bytes: int = Field(default=20_000_000, gt=0)
     file_reuse_margin_s: int = Field(default=3600, ge=0)
     file_active_timeout_s: float = Field(default=300.0, gt=0)
@@ -115,7 +125,9 @@ class Settings(BaseSettings):
     # Flower's basic auth, "user:password" (several separated by commas); needed off loopback.
     flower_basic_auth: SecretStr | None = None
 
-    @field_validator("database_url", "broker_url", "gemini_base_url", mode="before")
+    @field_validator(
+        "database_url", "broker_url", "gemini_base_url", "segment_model", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -162,6 +174,14 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
+
+    @field_validator("task_models")
+    @classmethod
+    def _known_tasks(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(TASKS))
+        if unknown:
+            raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
+        return value
 
     @field_validator("gemini_base_url")
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from imagejobs.core.jobspec import ImageCountRefused, JobSpec
+from imagejobs.core.model_options import ModelDefaults, ModelRefused, apply_model_choice
 from imagejobs.runtime import Runtime
 from imagejobs.store.job_lookup import job_by_idempotency_key
 from imagejobs.store.jobs import NewImage, create_job, mark_not_enqueued
@@ -44,6 +45,10 @@ class IdempotencyConflict(SubmissionRefused):
 
 class ImagesRefused(SubmissionRefused):
     """The images cannot make this job: none, too many, an empty one, an unknown blob."""
+
+
+class ModelNotUsable(SubmissionRefused):
+    """The model, or an option for it, cannot be used (specs built in code skip intake)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ def submit_job(
         spec.check_image_count(len(images))
     except ImageCountRefused as exc:
         raise ImagesRefused(str(exc).removeprefix("images: ")) from None
+    try:  # intake chose already (then this changes nothing); the CLI and tests build specs
+        settings = runtime.settings
+        defaults = ModelDefaults(settings.model, settings.segment_model, settings.task_models)
+        spec = apply_model_choice(spec, defaults)
+    except ModelRefused as exc:
+        raise ModelNotUsable(str(exc)) from None
     fingerprint = request_fingerprint(spec, images) if idempotency_key else None
     if idempotency_key:
         existing = _existing(runtime, producer_id, idempotency_key, fingerprint)

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from imagejobs.core.media_resolution import normalise_media_resolution
+from imagejobs.core.thinking_level import normalise_level
 
 Task = Literal["caption", "ask", "classify", "detect", "segment", "compare"]
 TASKS: tuple[str, ...] = get_args(Task)  # the one list of tasks, in this order
@@ -30,6 +31,8 @@ MAX_METADATA_DEPTH = 32  # {} is 1 level, {"a": {}} is 2
 MAX_METADATA_BYTES = 16 * 1024  # compact UTF-8 JSON
 TOO_LARGE = "too_large"  # the pydantic error type of a value over a size limit (HTTP 413)
 TOO_DEEP = "too_deep"
+REQUESTED_MODEL_PARAM = "requested_model"  # params keys the model choice adds (not task inputs)
+MODEL_NOTES_PARAM = "model_notes"
 
 
 def nesting_depth(value: Any, *, limit: int) -> int:
@@ -110,6 +113,9 @@ class JobOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     thinking_budget: int | None = Field(default=None, ge=-1, le=32768)
+    thinking_level: str | None = Field(
+        default=None, description="Gemini 3.x: MINIMAL, LOW, MEDIUM or HIGH (as the model accepts)"
+    )
     media_resolution: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_output_tokens: int | None = Field(default=None, ge=1, le=65536)
@@ -118,6 +124,11 @@ class JobOptions(BaseModel):
     @classmethod
     def _resolution(cls, value: str | None) -> str | None:
         return None if value is None else normalise_media_resolution(value)
+
+    @field_validator("thinking_level")
+    @classmethod
+    def _level(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_level(value)
 
 
 class ImageCountRefused(Exception):
@@ -148,6 +159,9 @@ class JobSpec(BaseModel):
     )
     webhook_url: str | None = Field(default=None, max_length=2_000)
     webhook_events: list[str] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS))
+    # Set by imagejobs.core.model_options when the model is chosen, never by the producer.
+    _requested_model: str | None = PrivateAttr(default=None)
+    _model_notes: list[str] = PrivateAttr(default_factory=list)
 
     @field_validator("labels")
     @classmethod
@@ -201,15 +215,31 @@ class JobSpec(BaseModel):
         if self.task == "compare" and count < 2:
             raise ImageCountRefused("images: task 'compare' needs at least two images")
 
+    def set_model_choice(self, requested_model: str | None, notes: list[str]) -> None:
+        """Record that the job was routed from ``requested_model``, and what was dropped."""
+        self._requested_model = requested_model
+        self._model_notes = list(notes)
+
+    def requested_model(self) -> str | None:
+        return self._requested_model
+
+    def model_notes(self) -> list[str]:
+        return list(self._model_notes)
+
     def params(self) -> dict[str, Any]:
-        """Task inputs as stored in the job row."""
-        return {
+        """Task inputs as stored in the job row (with the model choice's routing and notes)."""
+        params: dict[str, Any] = {
             "prompt": self.prompt,
             "question": self.question,
             "labels": self.labels,
             "multi_label": self.multi_label,
             "target": self.target,
         }
+        if self._requested_model:
+            params[REQUESTED_MODEL_PARAM] = self._requested_model
+        if self._model_notes:
+            params[MODEL_NOTES_PARAM] = list(self._model_notes)
+        return params
 
 
 def fields_from_flags(

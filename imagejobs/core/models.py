@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 from imagejobs.core.model_facts import FAMILIES, Family, Thinking
 
-THINKING_LEVELS = ("MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH")  # google-genai ThinkingLevel
-
 _VERSION_TAG = re.compile(r"(?:[-@](?:\d+|preview|exp|experimental|latest|stable)\b).*")
 _TIER_NAME = re.compile(r"gemini-(\d+)(?:\.(\d+))?-(flash-lite|flash|pro)(?:-.*)?")
 _ROBOTICS_NAME = re.compile(r"gemini-robotics-er-(\d+)(?:\.(\d+))?(?:-.*)?")
@@ -143,14 +141,6 @@ def _robotics_version(fam: Family) -> tuple[int, int]:
 
 
 # Request checks (messages as the real API words them) -----------------------------------------
-
-
-def normalise_level(value: str) -> str:
-    """``low`` / ``LOW`` / ``THINKING_LEVEL_LOW`` -> ``LOW``; ValueError for other words."""
-    level = value.strip().upper().removeprefix("THINKING_LEVEL_")
-    if level not in THINKING_LEVELS:
-        raise ValueError(f"unknown thinking_level {value!r}; expected one of {THINKING_LEVELS}")
-    return level
 
 
 def thinking_problem(info: ModelInfo, level: str | None, budget: int | None) -> str | None:

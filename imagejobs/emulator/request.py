@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagejobs.core.media_resolution import normalise_media_resolution
-from imagejobs.core.models import normalise_level
+from imagejobs.core.thinking_level import normalise_level
 from imagejobs.emulator.wire import RpcError, bad_request, camel, decode_base64, normalise_keys
 
 IMAGE_MIME_TYPES = {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}

@@ -303,7 +303,11 @@ class JobRun:
             system_instruction=spec.system_instruction,
             response_mime_type=spec.response_mime_type,
             response_schema=spec.response_schema,
-            thinking_budget=options.get("thinking_budget", spec.thinking_budget),
+            # A job's thinking_level replaces the prompt's default budget (both set is a 400).
+            thinking_budget=options.get(
+                "thinking_budget", None if "thinking_level" in options else spec.thinking_budget
+            ),
+            thinking_level=options.get("thinking_level"),
             temperature=options.get("temperature"),
             max_output_tokens=options.get("max_output_tokens"),
             media_resolution=options.get("media_resolution"),

@@ -100,7 +100,11 @@ class GenaiGemini:
     @staticmethod
     def _config(request: GenerateRequest) -> types.GenerateContentConfig:
         thinking = None
-        if request.thinking_budget is not None:
+        if request.thinking_level is not None:
+            thinking = types.ThinkingConfig(
+                thinking_level=types.ThinkingLevel(request.thinking_level)
+            )
+        elif request.thinking_budget is not None:
             thinking = types.ThinkingConfig(thinking_budget=request.thinking_budget)
         return types.GenerateContentConfig(
             system_instruction=request.system_instruction,

@@ -31,6 +31,7 @@ class GenerateRequest:
     response_mime_type: str | None = None
     response_schema: dict[str, Any] | None = None
     thinking_budget: int | None = None
+    thinking_level: str | None = None  # Gemini 3.x: MINIMAL | LOW | MEDIUM | HIGH
     temperature: float | None = None
     max_output_tokens: int | None = None
     media_resolution: str | None = None  # Gemini 3: LOW | MEDIUM | HIGH | ULTRA_HIGH

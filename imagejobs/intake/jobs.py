@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from imagejobs.core.imageinfo import ImageRejected, check_upload
 from imagejobs.core.jobspec import TOO_LARGE, ImageCountRefused, JobSpec
+from imagejobs.core.model_options import ModelDefaults, ModelRefused, apply_model_choice
 from imagejobs.intake.errors import bad, from_pydantic
 from imagejobs.intake.jsonbody import check_value_depth
 from imagejobs.intake.request import ImageRef, JobRequest
@@ -33,7 +34,7 @@ from imagejobs.net.guard import (
     check_url,
     parse_and_check_url,
 )
-from imagejobs.settings import Settings
+from imagejobs.settings import DEFAULT_MODEL, DEFAULT_SEGMENT_MODEL, Settings
 from imagejobs.submission import ImageInput
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -45,6 +46,9 @@ class Limits:
     max_image_bytes: int
     max_images: int
     url_allowlist: Allowlist = field(default_factory=lambda: Allowlist.parse(()))
+    models: ModelDefaults = field(
+        default_factory=lambda: ModelDefaults(DEFAULT_MODEL, DEFAULT_SEGMENT_MODEL)
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -52,6 +56,7 @@ class Limits:
             max_image_bytes=settings.max_image_bytes,
             max_images=settings.max_images_per_job,
             url_allowlist=Allowlist.parse(settings.url_allowlist),
+            models=ModelDefaults(settings.model, settings.segment_model, settings.task_models),
         )
 
 
@@ -170,6 +175,10 @@ def parse_job(
         spec.check_image_count(len(images))
     except ImageCountRefused as exc:
         raise bad("images", str(exc).removeprefix("images: ")) from None
+    try:
+        spec = apply_model_choice(spec, limits.models)  # the stored model is the one answering
+    except ModelRefused as exc:
+        raise bad(exc.field, exc.message) from None
     return ParsedJob(spec, images)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from imagejobs.core.jobspec import job_error
+from imagejobs.core.jobspec import MODEL_NOTES_PARAM, REQUESTED_MODEL_PARAM, job_error
 from imagejobs.core.times import iso
 from imagejobs.store.jobs import get_job
 from imagejobs.store.models import Detection, Image, Job, JobImage, Mask, Usage
@@ -22,13 +22,17 @@ def job_view(session: Session, job_id: str, *, include_masks: bool = True) -> di
 def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dict[str, Any]:
     rows = job_rows(session, job)
     result = rows.result
+    params = dict(job.params or {})
+    requested_model = params.pop(REQUESTED_MODEL_PARAM, None)
+    model_notes = list(params.pop(MODEL_NOTES_PARAM, None) or [])
     return {
         "id": job.id,
         "status": job.status,
         "error": job_error(job.status, job.error_code, job.error_message),
         "task": job.task,
-        "model": job.model,
-        "params": {k: v for k, v in (job.params or {}).items() if v not in (None, False)},
+        "model": job.model,  # the model that answers (after routing)
+        "requested_model": requested_model,  # the model asked for, when routed elsewhere
+        "params": {k: v for k, v in params.items() if v not in (None, False)},
         "options": job.options,
         "metadata": job.job_metadata,
         "attempts": job.attempts,
@@ -43,7 +47,7 @@ def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dic
         "detections": [_detection(d) for d in rows.detections],
         "masks": [_mask(m, include_masks) for m in rows.masks],
         "dropped_boxes": result.dropped_boxes if result else 0,
-        "notes": result.notes if result else [],
+        "notes": [*model_notes, *(result.notes if result else [])],
         "usage": _usage(rows.usage),
     }
 

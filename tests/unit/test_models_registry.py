@@ -12,10 +12,10 @@ from imagejobs.core.models import (
     family,
     media_resolution_problem,
     model_info,
-    normalise_level,
     served_models,
     thinking_problem,
 )
+from imagejobs.core.thinking_level import normalise_level
 
 
 @pytest.mark.parametrize(

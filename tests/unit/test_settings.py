@@ -119,3 +119,10 @@ def test_cli_names_a_bad_setting(clean_env: Path) -> None:
     )
     assert result.returncode == 2
     assert "IMAGEJOBS_DATABASE_URL" in result.stderr
+
+
+def test_task_models_name_known_tasks() -> None:
+    settings = load_settings(task_models={"caption": "gemini-3.5-flash"})
+    assert settings.task_models == {"caption": "gemini-3.5-flash"}
+    with pytest.raises(SettingsError, match=r"IMAGEJOBS_TASK_MODELS: .*unknown task.*captions"):
+        load_settings(task_models={"captions": "gemini-3.5-flash"})
