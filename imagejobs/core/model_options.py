@@ -156,6 +156,21 @@ def option_problems(info: ModelInfo, options: dict[str, Any]) -> list[tuple[str,
     return problems
 
 
+def prompt_thinking_budget(model: str, budget: int | None) -> int | None:
+    """The prompt's default ``thinking_budget`` (0: thinking off, as the image guide advises for
+    boxes and masks) where ``model`` takes it, else None (the model's own default): a model that
+    is steered by levels, or one that cannot switch thinking off, would refuse it."""
+    if budget is None:
+        return None
+    try:
+        thinking = model_info(model).thinking
+    except UnknownModel:
+        return budget
+    if thinking.control != "budget" or (budget == 0 and not thinking.can_disable):
+        return None
+    return budget
+
+
 def apply_model_choice(spec: JobSpec, defaults: ModelDefaults) -> JobSpec:
     """``spec`` with its model chosen and options checked (see :func:`choose_model`); the notes
     and the routing go with it (:meth:`JobSpec.params`). Raises :class:`ModelRefused`."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from imagejobs.core.imageinfo import ImageRejected
 from imagejobs.core.links import job_links
+from imagejobs.core.model_options import prompt_thinking_budget
 from imagejobs.core.outcome import Answer, Outcome, Upright, merge, one_image_per_call, outcome_of
 from imagejobs.core.parsing import ParseError
 from imagejobs.core.pricing import cost_usd
@@ -303,9 +304,13 @@ class JobRun:
             system_instruction=spec.system_instruction,
             response_mime_type=spec.response_mime_type,
             response_schema=spec.response_schema,
-            # A job's thinking_level replaces the prompt's default budget (both set is a 400).
+            # A job's own thinking option wins; the prompt's default budget goes only where the
+            # model takes it (a level model, or one that cannot switch thinking off, refuses it).
             thinking_budget=options.get(
-                "thinking_budget", None if "thinking_level" in options else spec.thinking_budget
+                "thinking_budget",
+                None
+                if "thinking_level" in options
+                else prompt_thinking_budget(self.job.model, spec.thinking_budget),
             ),
             thinking_level=options.get("thinking_level"),
             temperature=options.get("temperature"),

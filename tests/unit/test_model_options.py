@@ -10,6 +10,7 @@ from imagejobs.core.model_options import (
     ModelRefused,
     apply_model_choice,
     choose_model,
+    prompt_thinking_budget,
 )
 from imagejobs.settings import DEFAULT_MODEL, DEFAULT_SEGMENT_MODEL
 
@@ -178,3 +179,19 @@ def test_a_segment_default_per_task_wins_over_the_segmentation_model() -> None:
     defaults = ModelDefaults("gemini-3.8-flash", "gemini-2.5-flash-lite", {"segment": "x-1"})
     with pytest.raises(ModelRefused, match="configured default model"):
         choose_model("segment", None, {}, defaults)
+
+
+@pytest.mark.parametrize(
+    ("model", "budget", "sent"),
+    [
+        ("gemini-2.5-flash-lite", 0, 0),  # a budget model that can switch thinking off
+        ("gemini-2.5-flash-lite", 512, 512),
+        ("gemini-3.8-flash", 0, None),  # steered by levels: its own default
+        ("gemini-2.5-pro", 0, None),  # cannot switch thinking off
+        ("gemini-2.5-flash-lite", None, None),
+    ],
+)
+def test_the_prompts_default_budget_goes_only_where_the_model_takes_it(
+    model: str, budget: int | None, sent: int | None
+) -> None:
+    assert prompt_thinking_budget(model, budget) == sent
