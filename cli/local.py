@@ -14,13 +14,15 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cli.errors import CliError, require_file, safe_url
 from cli.invocation import invocation
-from cli.remote import remote_show, remote_submit, remote_watch
-from cli.tables import print_final, print_job
+from cli.remote import remote_list, remote_show, remote_submit, remote_watch
+from cli.tables import print_final, print_job, print_jobs
 from imagejobs.core.imageinfo import ImageRejected, check_upload
-from imagejobs.core.jobspec import JobSpec, fields_from_flags
+from imagejobs.core.jobspec import JOB_STATUSES, TASKS, JobSpec, fields_from_flags, job_error
+from imagejobs.core.times import iso
 from imagejobs.results.overlay_image import render_overlay
 from imagejobs.results.view import job_view
 from imagejobs.runtime import Runtime
+from imagejobs.store.job_lookup import JobFilter, list_jobs
 from imagejobs.store.jobs import get_job
 from imagejobs.store.migrate import migrate as run_migrations
 from imagejobs.store.models import FINAL_STATUSES
@@ -108,6 +110,45 @@ def show(
     with invocation(ctx).runtime.db.session() as session:
         view = job_view(session, job_id)
     print_job(console, view, as_json)
+
+
+def list_command(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only jobs in this status: {', '.join(JOB_STATUSES)}")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help=f"Only jobs of this task: {', '.join(TASKS)}")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="At most this many, newest first")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON")] = False,
+    api: RemoteApi = None,
+    key: RemoteKey = None,
+) -> None:
+    """List jobs, newest first (every producer's locally; the key's producer's with --api)."""
+    if status is not None and status not in JOB_STATUSES:
+        raise CliError(f"--status: unknown status {status!r}; one of {', '.join(JOB_STATUSES)}", 2)
+    if task is not None and task not in TASKS:
+        raise CliError(f"--task: unknown task {task!r}; one of {', '.join(TASKS)}", 2)
+    if api:
+        items = remote_list(api=api, key=_need_key(key), status=status, task=task, limit=limit)
+    else:
+        with invocation(ctx).runtime.db.session() as session:
+            rows, _more = list_jobs(session, None, JobFilter(status=status, task=task), limit=limit)
+            items = [
+                {
+                    "id": job.id,
+                    "status": job.status,
+                    "task": job.task,
+                    "model": job.model,
+                    "created_at": iso(job.created_at),
+                    "error": job_error(job.status, job.error_code, job.error_message),
+                }
+                for job in rows
+            ]
+    print_jobs(console, items, as_json)
 
 
 def watch(

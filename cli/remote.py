@@ -78,3 +78,18 @@ def remote_watch(
     with ImageJobsClient(api, key) as client:
         job = client.wait(job_id, timeout=timeout, progress=progress)
     print_final(console, job, as_json)
+
+
+def remote_list(
+    *, api: str, key: str, status: str | None, task: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The key's producer's jobs through the API, newest first."""
+    with ImageJobsClient(api, key) as client:
+        page = client.list_page(status=status, task=task, limit=min(limit, 100))
+        items = list(page["items"])
+        cursor = page["next_cursor"]
+        while cursor and len(items) < limit:
+            page = client.list_page(status=status, task=task, cursor=cursor, limit=100)
+            items += page["items"]
+            cursor = page["next_cursor"]
+    return items[:limit]

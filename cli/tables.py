@@ -97,3 +97,31 @@ def _tokens(usage: dict[str, Any]) -> str:
         total = usage.get("total_tokens")
         parts.append("billed " + " + ".join(billed) + (f" = {total}" if total is not None else ""))
     return ", ".join(parts)
+
+
+def print_jobs(console: Console, items: list[dict[str, Any]], as_json: bool) -> None:
+    """Job summaries (``id, status, task, model, created_at, error``), newest first."""
+    if as_json:
+        sys.stdout.write(json.dumps(items, indent=2) + "\n")
+        return
+    table = Table(box=None)
+    table.add_column("id", no_wrap=True, min_width=32)  # ids are copied whole, never cut
+    for name in ("status", "task", "model", "created", "error"):
+        table.add_column(name, overflow="fold")
+    for item in items:
+        error = item.get("error") or {}
+        created = str(item.get("created_at") or "")[:19].replace("T", " ")  # to the second
+        table.add_row(
+            *(
+                escape(str(value or ""))
+                for value in (
+                    item["id"],
+                    item["status"],
+                    item["task"],
+                    item.get("model"),
+                    created,
+                    error.get("code"),
+                )
+            )
+        )
+    console.print(table)

@@ -36,10 +36,13 @@ class JobFilter:
 
 
 def list_jobs(
-    session: Session, producer_id: str, where: JobFilter, *, limit: int
+    session: Session, producer_id: str | None, where: JobFilter, *, limit: int
 ) -> tuple[Sequence[Job], bool]:
-    """Up to ``limit`` of the producer's jobs, newest first, and whether more follow."""
-    query = select(Job).where(Job.producer_id == producer_id)
+    """Up to ``limit`` of the producer's jobs (every producer's with None: the operator's CLI),
+    newest first, and whether more follow."""
+    query = select(Job)
+    if producer_id is not None:
+        query = query.where(Job.producer_id == producer_id)
     if where.status is not None:
         query = query.where(Job.status == where.status)
     if where.task is not None:

@@ -119,6 +119,12 @@ def test_remote_submit_show_watch(
     )
     assert waited.exit_code == 0, waited.output
     assert json.loads(waited.stdout)["labels"]
+    listed = runner.invoke(cli(), ["list", "--json", "--limit", "2", "--api", api_url], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert [item["id"] for item in json.loads(listed.stdout)] == [
+        json.loads(waited.stdout)["id"],
+        job_id,
+    ]
 
 
 def test_remote_errors_name_the_problem(api_url: str, alpha: NewKey, tmp_path: Path) -> None:

@@ -137,3 +137,29 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "succeeded" in shown.stdout, shown.stderr
     written = sorted(p.name for p in (tmp_path / "overlays").iterdir())
     assert "segment-scene-1.png" in written and len(written) >= 5
+
+
+def test_list_shows_jobs_newest_first_with_filters(worker: WorkerProcess, tmp_path: Path) -> None:
+    image = tmp_path / "scene.png"
+    image.write_bytes(scene_a().encode("PNG"))
+    caption = json.loads(imagejobs("submit", str(image), "--task", "caption", "--wait", "--json"))
+    detect = json.loads(imagejobs("submit", str(image), "--task", "detect", "--wait", "--json"))
+    listed = json.loads(imagejobs("list", "--limit", "2", "--json"))
+    assert [item["id"] for item in listed] == [detect["id"], caption["id"]]
+    assert listed[0]["status"] == "succeeded" and listed[0]["task"] == "detect"
+    only_captions = json.loads(imagejobs("list", "--task", "caption", "--limit", "50", "--json"))
+    assert caption["id"] in {i["id"] for i in only_captions}
+    assert {i["task"] for i in only_captions} == {"caption"}
+    assert detect["id"] in imagejobs("list", "--status", "succeeded")  # the human table
+    refused = subprocess.run(
+        [sys.executable, "-m", "cli", "list", "--status", "done"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "error: --status: unknown status 'done'; one of queued, running, succeeded, failed, "
+        "canceled"
+    ]
