@@ -7,6 +7,7 @@ line by the root command (:mod:`cli.errors`).
 from __future__ import annotations
 
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,6 @@ def remote_list(
     *, api: str, key: str, status: str | None, task: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """The key's producer's jobs through the API, newest first."""
-    with ImageJobsClient(api, key) as client:
-        page = client.list_page(status=status, task=task, limit=min(limit, 100))
-        items = list(page["items"])
-        cursor = page["next_cursor"]
-        while cursor and len(items) < limit:
-            page = client.list_page(status=status, task=task, cursor=cursor, limit=100)
-            items += page["items"]
-            cursor = page["next_cursor"]
-    return items[:limit]
+    filters = {name: value for name, value in (("status", status), ("task", task)) if value}
+    with ImageJobsClient(api, key) as client:  # the API pages by at most 100
+        return list(islice(client.list(page_size=min(limit, 100), **filters), limit))

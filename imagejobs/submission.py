@@ -87,8 +87,7 @@ def submit_job(
     except ImageCountRefused as exc:
         raise ImagesRefused(str(exc).removeprefix("images: ")) from None
     try:  # intake chose already (then this changes nothing); the CLI and tests build specs
-        settings = runtime.settings
-        defaults = ModelDefaults(settings.model, settings.segment_model, settings.task_models)
+        defaults = ModelDefaults.of(runtime.settings)
         spec = apply_model_choice(spec, defaults)
     except ModelRefused as exc:
         raise ModelNotUsable(str(exc)) from None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.core.models import (
@@ -41,6 +41,14 @@ class ModelRefused(Exception):
         self.message = message
 
 
+class ModelSettings(Protocol):
+    """What :class:`ModelDefaults` reads of ``imagejobs.settings.Settings``."""
+
+    model: str
+    segment_model: str | None
+    task_models: dict[str, str]
+
+
 @dataclass(frozen=True)
 class ModelDefaults:
     """The configured models: ``per_task`` where a task has its own default, else ``general``;
@@ -50,6 +58,12 @@ class ModelDefaults:
     general: str
     segment: str | None = None
     per_task: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: ModelSettings) -> ModelDefaults:
+        """The defaults the settings configure (``IMAGEJOBS_MODEL``, ``_SEGMENT_MODEL``,
+        ``_TASK_MODELS``)."""
+        return cls(settings.model, settings.segment_model, dict(settings.task_models))
 
     def for_task(self, task: str) -> str:
         """The model a job of ``task`` runs on when it names none."""

@@ -56,7 +56,7 @@ class Limits:
             max_image_bytes=settings.max_image_bytes,
             max_images=settings.max_images_per_job,
             url_allowlist=Allowlist.parse(settings.url_allowlist),
-            models=ModelDefaults(settings.model, settings.segment_model, settings.task_models),
+            models=ModelDefaults.of(settings),
         )
 
 

@@ -9,29 +9,16 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
 
 from imagejobs.core.breaker_policy import BreakerPolicy, BreakerState
 from imagejobs.governance import Permit, SharedBreaker
-from tests.services import claim_redis_db
 
 M = "gemini-2.5-flash"
 POLICY = BreakerPolicy(failures_to_open=3, window_s=10, probe_interval_s=0.3, successes_to_close=2)
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    return claim_redis_db()
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

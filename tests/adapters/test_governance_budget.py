@@ -6,7 +6,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -14,21 +14,8 @@ import redis
 
 from imagejobs.core.budget import BudgetLimits, BudgetRefusal, PeriodSpend, overshoot_bound
 from imagejobs.governance import BudgetStore, Reservation
-from tests.services import claim_redis_db
 
 QUOTE = 1_000_000  # nanos: $0.001
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    return claim_redis_db()
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

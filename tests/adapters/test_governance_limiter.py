@@ -7,7 +7,6 @@ import itertools
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -18,21 +17,8 @@ from imagejobs.core.quota_limits import ModelLimits, pacific_day
 from imagejobs.emulator import EmulatorServer
 from imagejobs.gemini.errors import retry_delay_from_body
 from imagejobs.governance import AdaptiveTuning, Grant, SharedLimiter, Wait
-from tests.services import claim_redis_db
 
 M = "gemini-2.5-flash"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    return claim_redis_db()
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
 
 
 def limiter(client: redis.Redis, limits: ModelLimits, **tuning: float) -> SharedLimiter:
