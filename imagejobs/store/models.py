@@ -83,6 +83,7 @@ class Job(Base):
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_producer_created", "producer_id", "created_at"),
         Index("ix_jobs_due", "status", "next_attempt_at"),
+        Index("ix_jobs_cache_key", "cache_key", "finished_at"),
         UniqueConstraint("producer_id", "idempotency_key", name="uq_jobs_producer_idem"),
     )
 
@@ -102,6 +103,17 @@ class Job(Base):
     webhook_events: Mapped[list[Any]] = mapped_column(default=list)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    # Quota governance: models to run on when the job's own is overloaded, in order; whether an
+    # equal earlier job's results may answer it; what to do when the producer's budget is spent
+    # ("fail": end budget_exceeded, "wait": park until the period turns).
+    fallback_models: Mapped[list[Any]] = mapped_column(default=list)
+    use_cache: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_budget: Mapped[str] = mapped_column(String(8), default="fail")
+    cache_key: Mapped[str | None] = mapped_column(String(80))
+    # What happened: the model that answered (a fallback, or ``model``), and the earlier job
+    # whose results answered this one when it was served from the result cache.
+    answered_model: Mapped[str | None] = mapped_column(String(100))
+    cached_from: Mapped[str | None] = mapped_column(String(32))
 
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -116,6 +128,16 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class ProducerShare(Base):
+    """A producer's virtual time for fair shares (see :mod:`imagejobs.core.fairshare`)."""
+
+    __tablename__ = "producer_shares"
+
+    producer_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vtime: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Image(Base):
