@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from api import routes_deliveries, routes_jobs, routes_keys
+from api.console import mount_console
 from api.limits import BodyLimitMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, Problem, install_handlers, problem_response
 from api.schemas import Health
@@ -50,6 +51,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_handlers(app)
+    mount_console(app, runtime)  # the results console: GET / and /console/ (README)
     app.include_router(routes_jobs.router)
     app.include_router(routes_deliveries.router)
     app.include_router(routes_keys.router)

@@ -122,6 +122,39 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     fetch_timeout_s: float = Field(default=30.0, gt=0)
 
+    # Results console (api/console) ----------------------------------------------------------
+    # The operator's sign-in, "user:password": sees every producer's jobs. Unset: API keys only.
+    console_admin: SecretStr | None = None
+    # Signs the console's session cookies. Unset: a random secret per API process, so sessions
+    # end when it restarts and are not shared between processes (set it for several processes).
+    console_secret: SecretStr | None = None
+    console_session_s: int = Field(default=12 * 3600, gt=0)  # a sign-in lasts this long
+    # Send the console's cookie over HTTPS only (set when the API is served behind TLS).
+    console_secure_cookie: bool = False
+
+    @field_validator("console_admin", "console_secret", mode="before")
+    @classmethod
+    def _blank_console_secret_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("console_admin")
+    @classmethod
+    def _console_user_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            user, _, password = value.get_secret_value().partition(":")
+            if not user.strip() or not password:
+                raise ValueError("must be user:password")
+        return value
+
+    @field_validator("console_secret")
+    @classmethod
+    def _console_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    # ------------------------------------------------------------------------ results console
+
     # Flower's basic auth, "user:password" (several separated by commas); needed off loopback.
     flower_basic_auth: SecretStr | None = None
 
