@@ -223,6 +223,42 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    # Metrics (imagejobs.observability; README "Metrics") ----------------------------------------
+    # The worker host's /metrics port (its supervisor serves what every child counted); unset:
+    # no endpoint. 0: any free port (logged). The API serves /metrics on its own port always.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_address: str = "127.0.0.1"  # where the worker's endpoint listens (0.0.0.0: all)
+    # "user:password" (several separated by commas): both /metrics ask for it. Unset: open.
+    metrics_basic_auth: SecretStr | None = None
+    # The worker host's prometheus_client multiprocess folder, emptied at every start; unset: a
+    # fresh temporary folder per start (removed at exit). One folder per worker host.
+    metrics_dir: Path | None = None
+    # The API's /metrics includes the queue depth (one Postgres count and one Redis LLEN per
+    # scrape); turn it off on all API processes but one so it is not counted twice.
+    metrics_queue_depth: bool = True
+
+    @field_validator("metrics_port", "metrics_basic_auth", "metrics_dir", mode="before")
+    @classmethod
+    def _blank_metrics_setting_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics_basic_auth")
+    @classmethod
+    def _metrics_user_password_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for pair in value.get_secret_value().split(","):
+                user, _, password = pair.partition(":")
+                if not user or not password:
+                    raise ValueError("must be user:password (several separated by commas)")
+        return value
+
+    @field_validator("metrics_dir")
+    @classmethod
+    def _absolute_metrics_dir(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    # ---------------------------------------------------------------------------------- metrics
+
     # Derived values -------------------------------------------------------------------------
 
     @property
@@ -273,7 +309,7 @@ def get_settings() -> Settings:
 def dump_public(settings: Settings) -> dict[str, Any]:
     """Settings as a dict safe to log: secrets masked."""
     data = json.loads(settings.model_dump_json())
-    for secret in ("gemini_api_key", "webhook_secret", "flower_basic_auth"):
+    for secret in ("gemini_api_key", "webhook_secret", "flower_basic_auth", "metrics_basic_auth"):
         if data.get(secret):
             data[secret] = "***"
     return data
