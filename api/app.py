@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from api import routes_deliveries, routes_jobs, routes_keys
 from api.console import mount_console
 from api.limits import BodyLimitMiddleware
+from api.metrics import install_metrics
 from api.problems import PROBLEM_MEDIA_TYPE, Problem, install_handlers, problem_response
 from api.schemas import Health
 from imagejobs.intake.request import JobRequest
@@ -65,6 +66,7 @@ def create_app(
         responses={503: {"description": "Database or broker down", "model": Problem}},
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes or body_limit(settings))
+    install_metrics(app, runtime)  # /metrics and the request counts (README "Metrics")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -29,6 +29,7 @@ from imagejobs.intake.jobs import (
     parse_job,
 )
 from imagejobs.intake.jsonbody import load_json
+from imagejobs.observability.metrics import observe_job_accepted
 from imagejobs.results.overlay_image import OverlayUnavailable, render_overlay
 from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
@@ -196,6 +197,8 @@ def _submit(
         raise bad("Idempotency-Key", str(exc)) from None
     except ImagesRefused as exc:
         raise bad("images", str(exc)) from None
+    if submitted.created:
+        observe_job_accepted(parsed.spec.task, producer_id)
     resource = accepted_resource(runtime.db, submitted.job_id, producer_id, submitted.created)
     return resource, submitted.created
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from imagejobs.net.fetch import GuardedFetcher
+from imagejobs.observability.metrics import observe_webhook_attempt
 from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
 from imagejobs.store.db import Database
@@ -63,6 +64,7 @@ def send_delivery(runtime: Runtime, delivery_id: str) -> str:
             None,
             "no webhook secret: create the producer's secret or set IMAGEJOBS_WEBHOOK_SECRET",
             final="failed",
+            not_sent="no_secret",
         )
     outcome = deliver(
         GuardedFetcher.from_settings(settings, for_webhooks=True),
@@ -94,6 +96,7 @@ def _record(
     *,
     final: str | None = None,
     retry_in: float | None = None,
+    not_sent: str | None = None,
 ) -> str:
     status_code = getattr(outcome, "status_code", None)
     with db.session() as session:
@@ -109,4 +112,6 @@ def _record(
         log.info(
             "webhook %s attempt %d: %s (%s)", row.webhook_id, row.attempts, status_code, row.status
         )
-        return row.status
+        status = row.status
+    observe_webhook_attempt(status_code, final, outcome=not_sent)
+    return status

@@ -17,6 +17,7 @@ from typing import TypeVar
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from imagejobs.execution.failures import LeaseLost
+from imagejobs.observability.metrics import LEASES_LOST
 from imagejobs.store.db import Database
 from imagejobs.store.jobs import extend_lease, still_owned
 
@@ -81,6 +82,7 @@ class Lease:
             wait = min(WRITE_RETRY_MAX_S, wait * 2)
             if self._extend() is False:
                 log.warning("job %s: lease lost while the database was unreachable", self.job_id)
+                LEASES_LOST.labels("outage").inc()
                 raise LeaseLost()
 
     def _extend(self) -> bool | None:

@@ -17,6 +17,7 @@ import logging
 import threading
 
 from imagejobs.broker.watch import BrokerWatch
+from imagejobs.observability.metrics import SWEEPER_ERRORS, observe_sweep
 from imagejobs.runtime import Runtime
 from imagejobs.store.jobs import due_job_ids, mark_all_unsent, mark_enqueued
 from imagejobs.store.outbox import due_delivery_ids
@@ -28,13 +29,23 @@ BATCH = 500  # jobs read per query; a sweep goes on while whole batches were sen
 
 def sweep_once(runtime: Runtime, *, watch: BrokerWatch | None = None) -> int:
     """One sweep; returns how many messages the broker took."""
-    settings, db, queue = runtime.settings, runtime.db, runtime.queue
+    broker_lost = False
     if watch is not None and watch.lost_messages():
-        with db.session() as session:
+        with runtime.db.session() as session:
             queued = mark_all_unsent(session)
         watch.remember()
         if queued:
+            broker_lost = True
             log.warning("the broker lost its messages: sending %d queued jobs again", queued)
+    jobs, refused = _send_due_jobs(runtime)
+    deliveries = 0 if refused else _send_due_deliveries(runtime)
+    observe_sweep(jobs, deliveries, broker_lost)
+    return jobs + deliveries
+
+
+def _send_due_jobs(runtime: Runtime) -> tuple[int, bool]:
+    """Messages for the due jobs: how many the broker took, and whether it refused one."""
+    settings, db, queue = runtime.settings, runtime.db, runtime.queue
     sent = 0
     while True:
         # Rows stay locked while their messages go out, so sweepers of other processes skip
@@ -51,13 +62,17 @@ def sweep_once(runtime: Runtime, *, watch: BrokerWatch | None = None) -> int:
             stamped = mark_enqueued(session, taken)
         sent += len(taken)
         if len(taken) < len(due):
-            return sent  # the broker refuses: the rest, and deliveries, wait for the next sweep
+            return sent, True  # the broker refuses: the rest, and deliveries, wait
         if len(due) < BATCH or not stamped:
-            break  # all sent (or a whole batch of expired leases, which are not stamped)
-    with db.session() as session:
+            return sent, False  # all sent (or a whole batch of expired leases, not stamped)
+
+
+def _send_due_deliveries(runtime: Runtime) -> int:
+    with runtime.db.session() as session:
         delivery_ids = due_delivery_ids(session)
+    sent = 0
     for delivery_id in delivery_ids:
-        if not queue.enqueue_delivery(delivery_id):
+        if not runtime.queue.enqueue_delivery(delivery_id):
             break
         sent += 1
     return sent
@@ -78,6 +93,7 @@ class Sweeper(threading.Thread):
                 if count:
                     log.info("sweeper sent %d messages", count)
             except Exception:
+                SWEEPER_ERRORS.inc()
                 log.exception(
                     "sweep failed; trying again in %.0f s", self.settings.sweep_interval_s
                 )

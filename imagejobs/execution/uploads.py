@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from imagejobs.gemini.port import RemoteFile
+from imagejobs.observability.metrics import FILE_REUSES, FILE_UPLOADS
 from imagejobs.runtime import Runtime
 from imagejobs.store.models import UploadedFile, utcnow
 from imagejobs.store.uploads import find_reusable, record_upload
@@ -27,13 +28,20 @@ def ensure_uploaded(
                 margin_s=runtime.settings.file_reuse_margin_s,
             )
         if existing is not None:
+            FILE_REUSES.inc()
             return existing
-        remote = runtime.gemini.upload(data, mime, display_name)
-        if remote.state != "ACTIVE":
-            remote = runtime.gemini.wait_active(
-                remote.name, timeout_s=runtime.settings.file_active_timeout_s
-            )
-        return _record(runtime, sha256, remote, mime, len(data))
+        try:
+            remote = runtime.gemini.upload(data, mime, display_name)
+            if remote.state != "ACTIVE":
+                remote = runtime.gemini.wait_active(
+                    remote.name, timeout_s=runtime.settings.file_active_timeout_s
+                )
+            recorded = _record(runtime, sha256, remote, mime, len(data))
+        except Exception:
+            FILE_UPLOADS.labels("error").inc()
+            raise
+        FILE_UPLOADS.labels("ok").inc()
+        return recorded
 
 
 def _record(

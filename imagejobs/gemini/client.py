@@ -26,6 +26,7 @@ from imagejobs.gemini.port import (
     RemoteFile,
     TokenUsage,
 )
+from imagejobs.observability.metrics import call_outcome, gemini_call
 
 REAL_GEMINI_BASE = "https://generativelanguage.googleapis.com"
 
@@ -77,12 +78,15 @@ class GenaiGemini:
         parts = [self._part(image, request) for image in request.images]
         parts.append(types.Part.from_text(text=request.text))  # images first, as advised
         content = types.Content(role="user", parts=parts)
-        try:
-            response = self._client.models.generate_content(
-                model=request.model, contents=content, config=self._config(request)
-            )
-        except Exception as exc:
-            raise classify_error(exc) from exc
+        with gemini_call(request.model) as call:  # counted, timed and in flight meanwhile
+            try:
+                response = self._client.models.generate_content(
+                    model=request.model, contents=content, config=self._config(request)
+                )
+            except Exception as exc:
+                error = classify_error(exc)
+                call.outcome = call_outcome(error.code, error.status)
+                raise error from exc
         return _reply(response)
 
     def _part(self, image: InlineImage | FileImage, request: GenerateRequest) -> types.Part:
