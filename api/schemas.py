@@ -80,6 +80,21 @@ class JobResource(BaseModel):
     requested_model: str | None = Field(
         default=None, description="The model asked for, when the job was routed to another"
     )
+    answered_model: str | None = Field(
+        default=None,
+        description=(
+            "The model that answered: `model`, or a fallback when `model` was overloaded "
+            "(several, comma-separated, if the calls of one job ran on different models); "
+            "null until a call answered, and for a job served from the result cache"
+        ),
+    )
+    fallback_models: list[str] = Field(default_factory=list)
+    cache: bool = Field(default=True, description="Whether the result cache may answer the job")
+    cached_from: str | None = Field(
+        default=None,
+        description="Served from the result cache: the earlier job whose results these are",
+    )
+    on_budget: str = Field(default="fail", description="fail | wait, when the budget is spent")
     params: dict[str, Any]
     options: dict[str, Any]
     metadata: dict[str, Any]

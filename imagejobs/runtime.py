@@ -13,7 +13,10 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import redis
+
 from imagejobs.broker.queue import JobQueue
+from imagejobs.execution.governor import Governor
 from imagejobs.gemini.client import GenaiGemini
 from imagejobs.gemini.port import GeminiPort
 from imagejobs.settings import Settings, SettingsError
@@ -70,6 +73,15 @@ class Runtime:
         """One Gemini client per process (built on first use: the API never needs one)."""
         return self._gemini if self._gemini is not None else build_gemini(self.settings)
 
+    @cached_property
+    def governor(self) -> Governor:
+        """Quota, breaker and budgets on the governance Redis (off without one)."""
+        url = self.settings.effective_governance_redis_url
+        client = (
+            redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5) if url else None
+        )
+        return Governor(self.settings.governance, client)
+
     def lock_for(self, key: str) -> threading.Lock:
         """One lock per key (an upload's content hash), shared by the process's threads."""
         with self._locks_guard:
@@ -77,4 +89,6 @@ class Runtime:
 
     def close(self) -> None:
         self.queue.close()
+        if "governor" in self.__dict__ and self.governor.client is not None:
+            self.governor.client.close()
         self.db.dispose()

@@ -19,9 +19,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from imagejobs.core.governance_config import GovernanceConfig, governance_config
 from imagejobs.core.jobspec import TASKS
 
 # Current generally available models (imagejobs.core.model_facts, read 2026-11): the newest GA
@@ -158,6 +166,42 @@ class Settings(BaseSettings):
     # Flower's basic auth, "user:password" (several separated by commas); needed off loopback.
     flower_basic_auth: SecretStr | None = None
 
+    # Flower's history (its persistent mode) ------------------------------------------------
+    # The state file (dbm may add a suffix); unset: flower/flower.db under the data folder.
+    # It is saved every flower_save_interval_s and when Flower stops: a killed Flower loses at
+    # most that much of its task list.
+    flower_db: Path | None = None
+    flower_save_interval_s: float = Field(default=5.0, ge=0.1, le=86_400)
+
+    @field_validator("flower_db")
+    @classmethod
+    def _absolute_flower_db(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    @property
+    def effective_flower_db(self) -> Path:
+        return self.flower_db or self.data_dir / "flower" / "flower.db"
+
+    # ---------------------------------------------------------------- Flower's history
+
+    # Quota governance, shared by every worker through Redis (see README "Quota governance").
+    # None: the broker's Redis when the broker is Redis, else governance is off.
+    governance_redis_url: str | None = None
+    gemini_project: str = Field(default="default", min_length=1, max_length=100)
+    # Model id (or "*") -> {"rpm", "tpm", "rpd", "max_concurrent", "headroom", "burst_s"}.
+    quotas: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    quota_wait_s: float = Field(default=2.0, ge=0)  # wait this long in the thread, else park
+    breaker: dict[str, Any] = Field(default_factory=dict)  # BreakerPolicy fields
+    fallback_models: dict[str, list[str]] = Field(default_factory=dict)  # task -> chain
+    # Producer name (or "*") -> {"daily_usd", "monthly_usd"}; days and months in budget_timezone.
+    budgets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    budget_timezone: str = "UTC"
+    budget_reservation_ttl_s: float = Field(default=900.0, gt=0)
+    # Producer name (or "*") -> weight (default 1), and -> {"max_running", "rate_per_min"}.
+    producer_weights: dict[str, float] = Field(default_factory=dict)
+    producer_limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    result_cache_ttl_s: float = Field(default=86_400.0, ge=0)  # 0: no result cache
+
     @field_validator(
         "database_url", "broker_url", "gemini_base_url", "segment_model", mode="before"
     )
@@ -223,6 +267,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @model_validator(mode="after")
+    def _governance_parses(self) -> Settings:
+        governance_config(self)  # a mistake in a quota, budget or chain fails at start
+        return self
+
     # Metrics (imagejobs.observability; README "Metrics") ----------------------------------------
     # The worker host's /metrics port (its supervisor serves what every child counted); unset:
     # no endpoint. 0: any free port (logged). The API serves /metrics on its own port always.
@@ -261,6 +310,17 @@ class Settings(BaseSettings):
 
     # Derived values -------------------------------------------------------------------------
 
+    @functools.cached_property
+    def governance(self) -> GovernanceConfig:
+        return governance_config(self)
+
+    @property
+    def effective_governance_redis_url(self) -> str | None:
+        if self.governance_redis_url:
+            return self.governance_redis_url
+        broker = self.effective_broker_url
+        return broker if broker.startswith(("redis://", "rediss://")) else None
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -295,8 +355,12 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = "IMAGEJOBS_" + "_".join(str(p) for p in error["loc"]).upper()
-            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:  # a whole-settings check names its variables itself
+                message = (
+                    "IMAGEJOBS_" + "_".join(str(p) for p in error["loc"]).upper() + ": " + message
+                )
+            problems.append(message)
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 

@@ -31,6 +31,9 @@ os.environ.update(
         "IMAGEJOBS_BLOB_DIR": str(_RUN_DIR / "blobs"),
         "IMAGEJOBS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{TEST_DB}",
         "IMAGEJOBS_BROKER_URL": TEST_BROKER_URL,
+        # Tests count Gemini calls for images they send again and again: the result cache is
+        # off here and switched on by the tests of the cache (tests/e2e/test_governance.py).
+        "IMAGEJOBS_RESULT_CACHE_TTL_S": "0",
     }
 )
 for _name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "IMAGEJOBS_GEMINI_API_KEY"):

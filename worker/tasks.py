@@ -56,6 +56,8 @@ def run_job_task(job_id: str) -> str:
     ended = run_job(runtime(), job_id)
     if ended.error is not None:
         raise JobFailed(*ended.error)
+    if ended.job_id is not None and ended.job_id != job_id:  # fair shares picked another job
+        return f"{ended.status}: ran job {ended.job_id}"
     return ended.status
 
 

@@ -152,3 +152,20 @@ def overshoot_bound(in_flight: Iterable[tuple[int, int]]) -> int:
     """How far spend may pass a limit: sum of (billed - quoted) over the reservations in flight
     when the last one was admitted, ``in_flight`` being (quoted, billed) pairs."""
     return sum(billed - quoted for quoted, billed in in_flight)
+
+
+# Output a call is quoted for when the job sets no max_output_tokens: generous for each task's
+# answer shape (thinking is off for boxes and masks; captions and answers are short prose).
+OUTPUT_ALLOWANCE = {
+    "caption": 1024,
+    "ask": 1024,
+    "classify": 256,
+    "detect": 2048,
+    "segment": 8192,
+    "compare": 2048,
+}
+
+
+def output_allowance(task: str, max_output_tokens: int | None) -> int:
+    """Output tokens one call of ``task`` is quoted for."""
+    return max_output_tokens if max_output_tokens else OUTPUT_ALLOWANCE.get(task, 2048)

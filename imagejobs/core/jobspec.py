@@ -159,6 +159,28 @@ class JobSpec(BaseModel):
     )
     webhook_url: str | None = Field(default=None, max_length=2_000)
     webhook_events: list[str] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS))
+    fallback_models: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description=(
+            "Models to run on, in order, when the job's model is overloaded (its circuit breaker "
+            "is open, or it answers 503); empty: the task's default chain from settings"
+        ),
+    )
+    cache: bool = Field(
+        default=True,
+        description=(
+            "Answer from an earlier succeeded job with the same images, task, inputs, model "
+            "and options when there is one (no Gemini call, no cost); false: always call Gemini"
+        ),
+    )
+    on_budget: Literal["fail", "wait"] = Field(
+        default="fail",
+        description=(
+            "When the producer's budget cannot cover the job's quote: fail (the job ends "
+            "budget_exceeded, nothing is sent) or wait (parked until the budget period turns)"
+        ),
+    )
     # Set by imagejobs.core.model_options when the model is chosen, never by the producer.
     _requested_model: str | None = PrivateAttr(default=None)
     _model_notes: list[str] = PrivateAttr(default_factory=list)

@@ -190,8 +190,21 @@ def apply_model_choice(spec: JobSpec, defaults: ModelDefaults) -> JobSpec:
     and the routing go with it (:meth:`JobSpec.params`). Raises :class:`ModelRefused`."""
     options = spec.options.model_dump(exclude_none=True)
     choice = choose_model(spec.task, spec.model, options, defaults)
+    fallbacks = []
+    for index, name in enumerate(spec.fallback_models):
+        info = _info(name, "", field=f"fallback_models[{index}]")
+        if spec.task not in info.family.tasks:
+            raise ModelRefused(
+                f"fallback_models[{index}]", f"{info.name} cannot do {spec.task} jobs"
+            )
+        if info.name != choice.model and info.name not in fallbacks:
+            fallbacks.append(info.name)
     chosen = spec.model_copy(
-        update={"model": choice.model, "options": type(spec.options)(**choice.options)}
+        update={
+            "model": choice.model,
+            "options": type(spec.options)(**choice.options),
+            "fallback_models": fallbacks,
+        }
     )
     chosen.set_model_choice(
         choice.requested_model or spec.requested_model(), [*spec.model_notes(), *choice.notes]
@@ -199,8 +212,27 @@ def apply_model_choice(spec: JobSpec, defaults: ModelDefaults) -> JobSpec:
     return chosen
 
 
-def _info(name: str, role: str) -> ModelInfo:
+def _info(name: str, role: str, *, field: str = "model") -> ModelInfo:
     try:
         return model_info(name)
     except UnknownModel as exc:
-        raise ModelRefused("model", f"{role}{exc}") from None
+        raise ModelRefused(field, f"{role}{exc}") from None
+
+
+def options_for(model: str, options: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``options`` as ``model`` takes them when a job falls back to it: each option it refuses
+    or ignores is dropped, with a note (the job's own model was checked at intake)."""
+    try:
+        info = model_info(model)
+    except UnknownModel:
+        return dict(options), []
+    kept = dict(options)
+    notes = []
+    for field_name, message in option_problems(info, kept):
+        kept.pop(field_name.removeprefix("options."), None)
+        notes.append(f"{field_name} dropped on fallback: {message}")
+    if not info.family.sampling_honoured:
+        for option in SAMPLING_OPTIONS:
+            if kept.pop(option, None) is not None:
+                notes.append(f"options.{option} dropped on fallback: {info.name} ignores it")
+    return kept, notes

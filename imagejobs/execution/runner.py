@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from imagejobs.core.budget import output_allowance, quote_nanos, usd_to_nanos
+from imagejobs.core.cache_key import result_cache_key
 from imagejobs.core.imageinfo import ImageRejected
 from imagejobs.core.links import job_links
-from imagejobs.core.model_options import prompt_thinking_budget
+from imagejobs.core.model_options import options_for, prompt_thinking_budget
 from imagejobs.core.outcome import Answer, Outcome, Upright, merge, one_image_per_call, outcome_of
 from imagejobs.core.parsing import ParseError
 from imagejobs.core.pricing import cost_usd
@@ -31,16 +35,21 @@ from imagejobs.core.retry import FailWith, RetryPolicy, deadline_passed, decide_
 from imagejobs.core.times import as_utc
 from imagejobs.core.tokens import text_tokens
 from imagejobs.execution.failures import JobFailed, LeaseLost
+from imagejobs.execution.governor import Admission, BudgetExceeded, Deferred, call_outcome
 from imagejobs.execution.images import LoadedImage, load_image, send_parts
 from imagejobs.execution.lease import Lease
+from imagejobs.execution.scheduler import Postponed, Ticket, fair_picker, prepare
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.gemini.port import GenerateReply, GenerateRequest, ImagePart, TokenUsage
+from imagejobs.governance import Reservation
 from imagejobs.runtime import Runtime
 from imagejobs.store.images import job_images, record_facts, record_sent
 from imagejobs.store.jobs import claim_job, finish_job, schedule_retry
 from imagejobs.store.models import Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
+from imagejobs.store.result_cache import find_cached, read_outcome
 from imagejobs.store.results import write_outcome, write_usage
+from imagejobs.store.scheduling import producer_name
 
 __all__ = ["Ended", "JobFailed", "JobRun", "LeaseLost", "run_job"]
 
@@ -54,33 +63,56 @@ class Ended:
 
     status: str
     error: tuple[str, str] | None = None
+    job_id: str | None = None  # the job the message ran (fair shares may pick another)
 
 
 def run_job(runtime: Runtime, job_id: str) -> Ended:
-    """Process one job message. Returns how it ended (for the task, logs and tests)."""
+    """Process one job message (a wake-up: see :mod:`imagejobs.execution.scheduler`). Returns
+    how it ended (for the task, logs and tests)."""
+    ticket = prepare(runtime, job_id)
+    if isinstance(ticket, Postponed):
+        return Ended("waiting", job_id=ticket.job_id)
     with runtime.db.session() as session:
-        job = claim_job(session, job_id, runtime.owner, lease_s=runtime.settings.lease_s)
+        job = claim_job(session, ticket.job_id, runtime.owner, lease_s=runtime.settings.lease_s)
         if job is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
-            return Ended("skipped")
+            _unused(runtime, ticket)
+            return Ended("skipped", job_id=ticket.job_id)
         rows = job_images(session, job.id)
+        producer = ticket.peek.producer if ticket.peek else producer_name(session, job.producer_id)
         started = None
-        if job.attempts == 1:
+        if job.attempts == 1:  # once: an attempt that waited for quota is given back
             started = add_webhook_event(
-                session, job, "job.started", links=job_links(job.id), summary={}
+                session, job, "job.started", links=job_links(job.id), summary={}, once=True
             )
         started_id = started.id if started is not None else None
     if started_id is not None:  # sent once committed; if the broker refuses, the sweeper sends it
         runtime.queue.enqueue_delivery(started_id)
-    attempt = JobRun(runtime, job)
+    if ticket.peek is not None:
+        fair = fair_picker(runtime)
+        if fair is not None:
+            fair.claimed(producer)
+    attempt = JobRun(runtime, job, admission=ticket.admission, producer=producer)
     status = attempt.run(rows)
     if attempt.delivery_id is not None:
         runtime.queue.enqueue_delivery(attempt.delivery_id)
-    return Ended(status, attempt.error if status == "failed" else None)
+    return Ended(status, attempt.error if status == "failed" else None, job.id)
+
+
+def _unused(runtime: Runtime, ticket: Ticket) -> None:
+    if ticket.admission is not None:  # admitted, then another worker claimed the job
+        runtime.governor.finished(ticket.admission, billed_prompt_tokens=0, outcome="neutral")
 
 
 class JobRun:
-    def __init__(self, runtime: Runtime, job: Job) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        job: Job,
+        *,
+        admission: Admission | None = None,
+        producer: str = "-",
+    ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.db = runtime.db
@@ -95,6 +127,14 @@ class JobRun:
         self.transports: list[tuple[str, str | None]] = []
         self.error: tuple[str, str] | None = None  # the code and message the job failed with
         self.delivery_id: str | None = None  # the outbox row of the final event, once written
+        self.governor = runtime.governor
+        self.admission = admission  # the first call's, taken before the claim
+        self.producer = producer
+        self.reservation: Reservation | None = None
+        self.cost: float | None = None  # billed USD of this attempt's calls
+        self.models_used: list[str] = []
+        self.cache_key: str | None = None
+        self.cached_from: str | None = None
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -104,6 +144,12 @@ class JobRun:
             return self._fail("deadline_exceeded", f"the job's deadline {job.deadline} passed")
         try:
             outcome = self._execute(rows)
+        except Deferred as wait:
+            return self._wait(wait.reason, wait.message, wait.delay_s)
+        except BudgetExceeded as exc:
+            if job.on_budget == "wait":
+                return self._wait("budget", exc.message, exc.wait_s)
+            return self._fail("budget_exceeded", exc.message)
         except LeaseLost:
             return self._end_after_lost_lease()
         except GeminiCallError as exc:
@@ -119,6 +165,10 @@ class JobRun:
         except Exception as exc:  # a bug or an outage of ours: retried, then failed
             log.exception("job %s: unexpected error", job.id)
             return self._after_error("internal_error", f"{type(exc).__name__}: {exc}", None)
+        finally:
+            self._release_unused()
+            billed = usd_to_nanos(self.cost) if self.cost is not None else None
+            self.governor.settle(self.reservation, billed if self.calls else None)
         return self._succeed(outcome)
 
     def _succeed(self, outcome: Outcome) -> str:
@@ -165,6 +215,7 @@ class JobRun:
                     error_message=message,
                     links=job_links(self.job.id),
                     summary=outcome.summary() if outcome is not None else None,
+                    record=self._what_answered(outcome),
                 )
                 if not done:
                     session.rollback()
@@ -176,6 +227,50 @@ class JobRun:
             return True
 
         return bool(self.lease.written(write))
+
+    def _what_answered(self, outcome: Outcome | None) -> dict[str, str | None]:
+        answered = ",".join(dict.fromkeys(self.models_used))[:100] or None
+        if outcome is None:
+            return {"answered_model": answered}
+        return {
+            "answered_model": answered,
+            "cached_from": self.cached_from,
+            "cache_key": self.cache_key if self.cached_from is None else None,
+        }
+
+    def _wait(self, reason: str, message: str, delay_s: float) -> str:
+        """Nothing was sent: back to the queue for ``delay_s``, the attempt given back."""
+        delay = delay_s + random.uniform(0, max(0.2, delay_s * 0.1))
+
+        def write() -> str | None:
+            with self.db.session() as session:
+                how = schedule_retry(
+                    session,
+                    self.job.id,
+                    self.runtime.owner,
+                    delay_s=delay,
+                    park_after_s=self.settings.park_after_s,
+                    error_code=f"waiting_{reason}",
+                    error_message=message,
+                    refund_attempt=self.calls == 0,
+                )
+                if how:
+                    self._record(session)
+            return how
+
+        how = self.lease.written(write)
+        if how == "retry":
+            self.runtime.queue.enqueue_job(
+                self.job.id, kind=self.job.task, countdown=delay, priority=self.job.priority
+            )
+        log.info("job %s: waits %.1f s (%s): %s", self.job.id, delay, reason, message)
+        return how or "lease_lost"
+
+    def _release_unused(self) -> None:
+        """The admission taken before the claim, if no call used it (a cache hit, a failure)."""
+        if self.admission is not None:
+            self.governor.finished(self.admission, billed_prompt_tokens=0, outcome="neutral")
+            self.admission = None
 
     def _after_error(
         self, code: str, message: str, retry_after_s: float | None, *, retryable: bool = True
@@ -244,10 +339,7 @@ class JobRun:
         self._write_usage(session)
 
     def _write_usage(self, session: Session) -> None:
-        cost = None
-        if self.usage.prompt is not None:
-            output = (self.usage.candidates or 0) + (self.usage.thoughts or 0)
-            cost = cost_usd(self.job.model, self.usage.prompt, output, self.settings.prices)
+        cost = self.cost if self.calls else (0.0 if self.cached_from else None)
         write_usage(
             session,
             self.job.id,
@@ -279,26 +371,99 @@ class JobRun:
         per_image = one_image_per_call(job.task)
         batches = [[image] for image in images] if per_image else [images]
         self.estimated = self.estimated_images + text_tokens(prompt_text) * len(batches)
+        self.images = images
+        cached = self._from_cache(images)
+        if cached is not None:
+            return cached
+        self._reserve_budget(len(batches))
         prompt_bytes = len(prompt_text.encode())
         sends = [send_parts(self.runtime, batch, prompt_bytes) for batch in batches]  # uploads
-        self.images = images
         self.transports = [(part.transport, part.file_id) for parts in sends for part in parts]
 
         outcomes = []
         for number, (batch, parts) in enumerate(zip(batches, sends, strict=True)):
             if number:  # the first call follows the claim at once; later ones renew the lease
                 self.lease.keep()
-            reply = self._call([part.image for part in parts], spec)
+            tokens = sum(image.tokens for image in batch) + text_tokens(prompt_text)
+            reply = self._call([part.image for part in parts], spec, tokens)
             answer = Answer(reply.text, reply.finish_reason, reply.block_reason)
             first = batch[0]
             image = Upright(first.position, first.info.width, first.info.height)
             outcomes.append(outcome_of(job.task, params, answer, image if per_image else None))
         return merge(outcomes)
 
-    def _call(self, parts: list[ImagePart], spec: PromptSpec) -> GenerateReply:
-        options = self.job.options or {}
+    # Governance: cache, budget, quota --------------------------------------------------------
+
+    def _from_cache(self, images: list[LoadedImage]) -> Outcome | None:
+        """An equal earlier job's results, if the cache may answer this one (no call, cost 0)."""
+        job = self.job
+        params = {k: v for k, v in (job.params or {}).items() if not k.startswith("_")}
+        try:
+            self.cache_key = result_cache_key(
+                image_sha256s=[image.sha256 for image in images],
+                task=job.task,
+                params=params,
+                model=job.model,
+                options=job.options or {},
+            )
+        except ValueError:
+            return None
+        ttl = self.governor.config.cache_ttl_s
+        if not ttl or not job.use_cache:
+            return None
+        since = utcnow() - timedelta(seconds=ttl)
+        with self.db.session() as session:
+            source = find_cached(session, self.cache_key, since=since, not_job=job.id)
+            outcome = read_outcome(session, source) if source else None
+        if outcome is None:
+            return None
+        self.cached_from = source
+        log.info("job %s: answered from the result cache (job %s)", job.id, source)
+        return outcome
+
+    def _reserve_budget(self, calls: int) -> None:
+        """Reserve the job's cost quote against its producer's budget (BudgetExceeded)."""
+        job = self.job
+        if self.governor.config.budget_for(self.producer) is None:
+            return
+        output = output_allowance(job.task, (job.options or {}).get("max_output_tokens"))
+        chain = [job.model, *(job.fallback_models or [])]
+        quotes = [
+            quote_nanos(model, self.estimated or 0, output * calls, self.settings.prices)
+            for model in chain
+        ]
+        quote = max((q for q in quotes if q is not None), default=0)
+        self.reservation = self.governor.reserve(self.producer, f"{job.id}-{job.attempts}", quote)
+
+    def _admitted(self, tokens: int) -> Admission | None:
+        """The call's admission: the one taken before the claim for the first call; for later
+        calls, waited for here (the answers already paid for are kept), renewing the lease."""
+        if self.admission is not None:
+            admission, self.admission = self.admission, None
+            return admission
+        if not self.governor.enabled:
+            return None
+        model = self.models_used[-1] if self.models_used else self.job.model
+        chain = list(dict.fromkeys([model, *(self.job.fallback_models or [])]))
+        waited_until = time.monotonic() + self.settings.lease_s * 2
+        while True:
+            try:
+                return self.governor.admit(chain, tokens)
+            except Deferred as wait:
+                if time.monotonic() + wait.delay_s > waited_until:
+                    raise
+                time.sleep(min(wait.delay_s, self.settings.lease_s / 4))
+                self.lease.keep()
+
+    def _call(self, parts: list[ImagePart], spec: PromptSpec, tokens: int) -> GenerateReply:
+        job = self.job
+        admission = self._admitted(tokens)
+        model = admission.model if admission is not None else job.model
+        options = dict(job.options or {})
+        if model != job.model:  # a fallback: the options it takes
+            options, _ = options_for(model, options)
         request = GenerateRequest(
-            model=self.job.model,
+            model=model,
             images=parts,
             text=spec.text,
             system_instruction=spec.system_instruction,
@@ -310,15 +475,34 @@ class JobRun:
                 "thinking_budget",
                 None
                 if "thinking_level" in options
-                else prompt_thinking_budget(self.job.model, spec.thinking_budget),
+                else prompt_thinking_budget(model, spec.thinking_budget),
             ),
             thinking_level=options.get("thinking_level"),
             temperature=options.get("temperature"),
             max_output_tokens=options.get("max_output_tokens"),
             media_resolution=options.get("media_resolution"),
         )
-        reply = self.runtime.gemini.generate(request)
+        try:
+            reply = self.runtime.gemini.generate(request)
+        except GeminiCallError as exc:
+            if admission is not None:
+                if exc.code == 429:
+                    self.governor.throttled(model, exc.retry_after_s)
+                self.governor.finished(
+                    admission, billed_prompt_tokens=None, outcome=call_outcome(exc)
+                )
+            raise
+        if admission is not None:
+            self.governor.finished(
+                admission, billed_prompt_tokens=reply.usage.prompt, outcome="success"
+            )
         self.calls += 1
         self.usage = self.usage + reply.usage
         self.model_version = reply.model_version or self.model_version
+        self.models_used.append(model)
+        if reply.usage.prompt is not None:
+            output = (reply.usage.candidates or 0) + (reply.usage.thoughts or 0)
+            cost = cost_usd(model, reply.usage.prompt, output, self.settings.prices)
+            if cost is not None:
+                self.cost = (self.cost or 0.0) + cost
         return reply

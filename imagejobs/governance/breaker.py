@@ -59,6 +59,10 @@ class SharedBreaker:
         ttl_ms = self.client.pttl(probe_key)
         return Permit(False, False, state.state, max(0, int(ttl_ms)) / 1000)
 
+    def give_back_probe(self, project: str, model: str) -> None:
+        """A probe slot taken by :meth:`allow` will not be used: another worker may probe."""
+        self.client.delete(self._keys(project, model)[1])
+
     def record(self, project: str, model: str, outcome: str, *, probe: bool = False) -> str:
         """Apply a call's outcome (see ``breaker_policy.OUTCOMES``); returns the state after."""
         model = model_key(model)

@@ -41,6 +41,7 @@ local rpm_iv, tpm_iv, tau = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[
 local tokens, rpd_limit, rpd_reset = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local slots, lease_ms, lease_id = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 local recovery, slot_retry = tonumber(ARGV[10]), tonumber(ARGV[11])
+local horizon = tonumber(ARGV[12])
 local a = redis.call('HMGET', KEYS[5], 'f0', 't0', 'blocked_until')
 local factor = 1
 if a[1] then factor = math.min(1, tonumber(a[1]) + (now - tonumber(a[2])) / recovery) end
@@ -68,7 +69,7 @@ if tpm_iv > 0 then
   if tat - now > tau then need(tat - tau - now, 'tpm') end
   tpm_new = tat + tokens * tpm_iv / factor
 end
-if wait > 0 then return {0, string.format('%.3f', wait), reason} end
+if wait > horizon then return {0, string.format('%.3f', wait), reason} end
 if rpm_iv > 0 then
   redis.call('SET', KEYS[1], string.format('%.3f', rpm_new), 'PX', math.ceil(rpm_new - now + 60000))
 end
@@ -83,7 +84,7 @@ if slots >= 0 then
   redis.call('ZADD', KEYS[4], now + lease_ms, lease_id)
   redis.call('PEXPIRE', KEYS[4], math.ceil(lease_ms + 60000))
 end
-return {1, string.format('%.3f', now), string.format('%.6f', factor)}
+return {1, string.format('%.3f', now), string.format('%.6f', factor), string.format('%.3f', wait)}
 """
 
 _RELEASE = """
@@ -162,6 +163,7 @@ class Grant:
     lease_id: str
     granted_at: float  # Redis clock, epoch seconds
     pace: float  # share of the configured pace in force (1.0 unless tightened by 429s)
+    start_in_s: float = 0.0  # a reserved slot: the call may go out this long after the grant
 
 
 @dataclass(frozen=True)
@@ -193,10 +195,18 @@ class SharedLimiter:
         self._extend = client.register_script(_EXTEND)
         self._penalise = client.register_script(_PENALISE)
 
-    def try_acquire(self, project: str, model: str, tokens: int) -> Grant | Wait:
-        """One call of ``tokens`` input tokens (the quote) to ``model`` on ``project``."""
+    def try_acquire(
+        self, project: str, model: str, tokens: int, *, horizon_s: float = 0.0
+    ) -> Grant | Wait:
+        """One call of ``tokens`` input tokens (the quote) to ``model`` on ``project``.
+
+        With ``horizon_s`` a call that could go out within that many seconds reserves its slot
+        now (the fleet's next free one, so waiters are served in the order they asked) and the
+        grant says how long to wait (``start_in_s``); a longer wait is a :class:`Wait`."""
         if tokens < 0:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
+        if horizon_s < 0:
+            raise ValueError(f"horizon_s must be >= 0, got {horizon_s}")
         model = model_key(model)
         limits = self._limits(model)
         day, until_midnight = pacific_day(self.clock())
@@ -215,11 +225,13 @@ class SharedLimiter:
                 lease_id,
                 self.tuning.recovery_s * 1000,
                 self.tuning.slot_retry_s * 1000,
+                horizon_s * 1000,
             ],
         )
         if int(reply[0]) == 0:
             return Wait(float(reply[1]) / 1000, _text(reply[2]))
-        return Grant(project, model, tokens, lease_id, float(reply[1]) / 1000, float(reply[2]))
+        granted_at, pace, start_in = (float(value) for value in reply[1:4])
+        return Grant(project, model, tokens, lease_id, granted_at / 1000, pace, start_in / 1000)
 
     def release(self, grant: Grant, billed_tokens: int | None = None) -> bool:
         """Free the grant's concurrency slot and correct the token bucket by ``billed_tokens -

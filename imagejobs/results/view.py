@@ -32,6 +32,11 @@ def render_job(session: Session, job: Job, *, include_masks: bool = True) -> dic
         "task": job.task,
         "model": job.model,  # the model that answers (after routing)
         "requested_model": requested_model,  # the model asked for, when routed elsewhere
+        "answered_model": job.answered_model,  # the model(s) that did answer (a fallback)
+        "fallback_models": list(job.fallback_models or []),
+        "cache": job.use_cache,
+        "cached_from": job.cached_from,  # answered from this earlier job's results, at no cost
+        "on_budget": job.on_budget,
         "params": {k: v for k, v in params.items() if v not in (None, False)},
         "options": job.options,
         "metadata": job.job_metadata,

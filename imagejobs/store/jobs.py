@@ -80,6 +80,9 @@ def create_job(
         job_metadata=spec.metadata,
         webhook_url=spec.webhook_url,
         webhook_events=spec.webhook_events,
+        fallback_models=list(spec.fallback_models),
+        use_cache=spec.cache,
+        on_budget=spec.on_budget,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         enqueued_at=utcnow() if will_enqueue else None,
@@ -184,18 +187,23 @@ def schedule_retry(
     park_after_s: float,
     error_code: str,
     error_message: str,
+    refund_attempt: bool = False,
 ) -> str | None:
     """Put a running job back in the queue after ``delay_s``.
 
     Returns ``"retry"`` when the caller should send a delayed message now, ``"park"`` when the
     delay is long and the sweeper will enqueue it when due, or None if the lease was lost.
+    ``refund_attempt``: the attempt sent nothing (it waits for quota or budget), so it does not
+    count against ``IMAGEJOBS_MAX_ATTEMPTS``.
     """
     now = utcnow()
     parked = delay_s > park_after_s
+    refund = {"attempts": Job.attempts - 1} if refund_attempt else {}
     result = session.execute(
         update(Job)
         .where(_owned(job_id, owner))
         .values(
+            **refund,
             status="queued",
             lease_owner=None,
             lease_expires_at=None,
@@ -223,13 +231,16 @@ def finish_job(
     error_message: str | None = None,
     links: dict[str, str] | None = None,
     summary: dict[str, Any] | None = None,
+    record: dict[str, Any] | None = None,
 ) -> Finished:
     """Move a job to a final status and write its webhook outbox row in the same transaction.
 
     With ``owner`` the job must still be held by that lease; without, it must be queued
     (canceling or failing a job that no worker holds); ``unless_canceled`` also refuses a job
-    whose producer asked to cancel it. The result is false if the guard failed; it names the
-    outbox row written, if any (to queue it once the transaction commits).
+    whose producer asked to cancel it. ``record``: more columns the end sets (the model that
+    answered, the cache key, the job a cached answer came from). The result is false if the
+    guard failed; it names the outbox row written, if any (to queue it once the transaction
+    commits).
     """
     assert status in FINAL_STATUSES
     now = utcnow()
@@ -248,6 +259,7 @@ def finish_job(
             error_message=error_message,
             finished_at=now,
             updated_at=now,
+            **(record or {}),
         )
         .execution_options(synchronize_session=False)
     )

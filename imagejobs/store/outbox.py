@@ -23,9 +23,17 @@ def add_webhook_event(
     *,
     links: dict[str, str],
     summary: dict[str, Any],
+    once: bool = False,
 ) -> WebhookDelivery | None:
-    """Write an outbox row if the job wants ``event`` and its endpoint is not disabled."""
+    """Write an outbox row if the job wants ``event`` and its endpoint is not disabled
+    (``once``: and no row for that event was written before)."""
     if not job.webhook_url or event not in (job.webhook_events or []):
+        return None
+    if once and session.scalar(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.job_id == job.id, WebhookDelivery.event == event)
+        .limit(1)
+    ):
         return None
     if job.producer_id:
         producer = session.get(Producer, job.producer_id)

@@ -49,6 +49,16 @@ def test_rpm_paces_calls_and_a_wait_charges_nothing(client: redis.Redis) -> None
     grant(lim.try_acquire("p", "gemini-2.0-flash", 100))  # no limits for that model
 
 
+def test_a_horizon_reserves_the_next_slots_in_the_order_asked(client: redis.Redis) -> None:
+    lim = limiter(client, ModelLimits(rpm=60))  # one call a second
+    starts = [grant(lim.try_acquire("p", M, 10, horizon_s=2.5)).start_in_s for _ in range(3)]
+    assert starts[0] == 0.0 and 0.9 < starts[1] <= 1.0 and 1.9 < starts[2] <= 2.0
+    beyond = wait(lim.try_acquire("p", M, 10, horizon_s=2.5))  # the 4th slot is 3 s away
+    assert beyond.reason == "rpm" and 2.5 < beyond.retry_after_s <= 3.0
+    with pytest.raises(ValueError, match="horizon_s"):
+        lim.try_acquire("p", M, 10, horizon_s=-1)
+
+
 def test_burst_admits_that_many_seconds_of_pace_at_once(client: redis.Redis) -> None:
     lim = limiter(client, ModelLimits(rpm=6, burst_s=20))  # 10 s pace, 20 s ahead allowed
     for _ in range(3):
