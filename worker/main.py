@@ -16,6 +16,7 @@ from imagejobs.broker.names import QUEUE
 from imagejobs.runtime import Runtime
 from imagejobs.settings import Settings
 from worker import tasks
+from worker.metrics import host_metrics
 from worker.supervisor import supervise
 
 TASK_MODULES = ("worker.tasks", "worker.interop")
@@ -37,9 +38,18 @@ def start(
     embedded = settings.uses_embedded_broker
     threads = concurrency or (EMBEDDED_BROKER_THREADS if embedded else settings.worker_concurrency)
     if child or embedded:
-        return consume(runtime, threads=threads, loglevel=loglevel, node=node)
+        with host_metrics(settings, children=False):
+            return consume(runtime, threads=threads, loglevel=loglevel, node=node)
     count = processes or os.cpu_count() or 1
-    return supervise(count, max(1, threads // count), loglevel, node)
+    with host_metrics(settings, children=True) as metrics:
+        return supervise(
+            count,
+            max(1, threads // count),
+            loglevel,
+            node,
+            env=metrics.child_env(),
+            on_exit=metrics.child_exited,
+        )
 
 
 def consume(runtime: Runtime, *, threads: int, loglevel: str, node: str) -> int:

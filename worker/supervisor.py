@@ -82,6 +82,7 @@ class Supervisor:
     slots: list[_Slot] = field(default_factory=list)
     gave_up: int | None = None  # the exit code, once a child keeps dying
     signalled: set[int] = field(default_factory=set)  # pids already sent the stop signal
+    on_exit: Callable[[int], None] | None = None  # told each child's pid once it has exited
 
     def start(self) -> None:
         now = self.clock()
@@ -105,6 +106,7 @@ class Supervisor:
             code = slot.proc.poll()
             if code is None:
                 continue
+            self._exited(slot.proc.pid)
             wait = slot.restarts.after_exit(now - slot.started)
             if wait is None:
                 log.error("worker %d keeps dying (last exit code %s); giving up", slot.index, code)
@@ -128,10 +130,21 @@ class Supervisor:
     def wait(self) -> int:
         """Wait for the children; the supervisor's exit code (a child that had died and was
         waiting for its restart was already dealt with)."""
-        codes = [slot.proc.wait() for slot in self.slots if slot.due is None]
+        codes = []
+        for slot in self.slots:
+            if slot.due is None:
+                codes.append(slot.proc.wait())
+                self._exited(slot.proc.pid)
         if self.gave_up is not None:
             return self.gave_up
         return next((code for code in codes if code > 0), 0)
+
+    def _exited(self, pid: int) -> None:
+        if self.on_exit is not None:
+            try:
+                self.on_exit(pid)
+            except Exception:  # bookkeeping must not stop the supervision
+                log.exception("after the exit of worker pid %d", pid)
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -182,7 +195,13 @@ def supervise(
     spawn: Spawn | None = None,
     restarts: Callable[[], Restarts] = Restarts,
     poll_s: float = 0.5,
+    env: dict[str, str] | None = None,
+    on_exit: Callable[[int], None] | None = None,
 ) -> int:
+    """Run ``count`` children until a signal stops them; ``env``: what the children's
+    environment adds to this process's; ``on_exit``: told each child's pid once it exited."""
+    child_env = {**os.environ, **env} if env else None
+
     def default_spawn(index: int) -> Child:
         return subprocess.Popen(
             [
@@ -198,9 +217,10 @@ def supervise(
                 child_node(node, index, count),
             ],
             preexec_fn=die_with_parent(),  # only prctl runs between fork and exec
+            env=child_env,
         )
 
-    supervisor = Supervisor(count, spawn or default_spawn, restarts)
+    supervisor = Supervisor(count, spawn or default_spawn, restarts, on_exit=on_exit)
     received: list[int] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
