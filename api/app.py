@@ -18,6 +18,7 @@ from api.console import mount_console
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
 from api.problems import PROBLEM_MEDIA_TYPE, Problem, install_handlers, problem_response
+from api.routes_usage import router as usage_router
 from api.schemas import Health
 from imagejobs.intake.request import JobRequest
 from imagejobs.runtime import Runtime
@@ -56,6 +57,7 @@ def create_app(
     app.include_router(routes_jobs.router)
     app.include_router(routes_deliveries.router)
     app.include_router(routes_keys.router)
+    app.include_router(usage_router)  # /v1/usage, /v1/stats
     app.add_api_route(
         "/healthz",
         _health_endpoint(runtime),

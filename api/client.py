@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from api.client_usage import AsyncUsageCalls, UsageCalls
 from imagejobs.core.jobspec import FINAL_STATUSES
 from imagejobs.webhooks.signing import verify
 
@@ -130,8 +131,11 @@ class _Backoff:
         return delay
 
 
-class ImageJobsClient:
-    """Blocking client. Use as a context manager, or call :meth:`close`."""
+class ImageJobsClient(UsageCalls):
+    """Blocking client. Use as a context manager, or call :meth:`close`.
+
+    Also :meth:`usage` and :meth:`stats` (:mod:`api.client_usage`).
+    """
 
     def __init__(
         self,
@@ -265,7 +269,7 @@ class ImageJobsClient:
     verify_webhook = staticmethod(verify_webhook)
 
 
-class AsyncImageJobsClient:
+class AsyncImageJobsClient(AsyncUsageCalls):
     """The same API for asyncio code."""
 
     def __init__(
