@@ -17,6 +17,8 @@ from cli import local, services
 from cli.errors import describe
 from cli.invocation import Invocation
 from cli.keys import keys_app
+from cli.stats import stats_command
+from cli.usage import usage_command
 from imagejobs.emulator.command import emulator_command
 
 try:  # typer >= 0.24 carries its own click
@@ -80,6 +82,8 @@ app.command()(services.demo)
 app.command("emulator", help="Run the local Gemini-compatible emulator.")(emulator_command)
 app.command()(services.api)
 app.add_typer(keys_app, name="keys")
+app.command("usage")(usage_command)  # spend, tokens and jobs per producer, model, day
+app.command("stats")(stats_command)  # jobs by status, calls and spend today
 
 
 def cli_app() -> typer.Typer:
