@@ -9,7 +9,7 @@ API's to serve (README "Metrics").
 
 from __future__ import annotations
 
-import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +18,6 @@ from imagejobs.observability.auth import credentials
 from imagejobs.observability.multiproc import MetricsDir, exposition_registry
 from imagejobs.observability.server import MetricsEndpoint
 from imagejobs.settings import Settings, SettingsError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,7 +59,8 @@ def host_metrics(settings: Settings, *, children: bool) -> Iterator[HostMetrics]
         if folder is not None:
             folder.close()
         raise SettingsError(str(exc)) from exc
-    log.info("metrics on http://%s:%d/metrics", settings.metrics_address, endpoint.port)
+    # The supervisor has no log handler of its own: say where the metrics are on stderr.
+    print(f"metrics on http://{settings.metrics_address}:{endpoint.port}/metrics", file=sys.stderr)
     try:
         yield HostMetrics(endpoint, folder)
     finally:

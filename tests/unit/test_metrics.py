@@ -318,3 +318,18 @@ def test_the_dashboard_shows_every_metric() -> None:
         f.name for f in families if not any(f.name + s in shown for s in SUFFIXES[f.type])
     )
     assert missing == []
+
+
+def test_the_readme_lists_every_metric() -> None:
+    text = (REPO / "README.md").read_text()
+    start = text.index("\n## Metrics\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    listed = set(re.findall(r"`(imagejobs_[a-z0-9_]+)`", section))
+    families = [family for metric in metrics.ALL for family in metric.describe()]
+    families += list(QueueDepthCollector(None, None).describe())  # type: ignore[arg-type]
+    missing = sorted(
+        f.name
+        for f in families
+        if f.name not in listed and not any(f.name + s in listed for s in SUFFIXES[f.type])
+    )
+    assert missing == []
