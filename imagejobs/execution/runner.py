@@ -16,38 +16,31 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from imagejobs.core.budget import output_allowance, quote_nanos, usd_to_nanos
-from imagejobs.core.cache_key import result_cache_key
 from imagejobs.core.imageinfo import ImageRejected
 from imagejobs.core.links import job_links
-from imagejobs.core.model_options import options_for, prompt_thinking_budget
 from imagejobs.core.outcome import Answer, Outcome, Upright, merge, one_image_per_call, outcome_of
 from imagejobs.core.parsing import ParseError
-from imagejobs.core.pricing import cost_usd
-from imagejobs.core.prompts import PromptSpec, build_prompt
+from imagejobs.core.prompts import build_prompt
 from imagejobs.core.retry import FailWith, RetryPolicy, deadline_passed, decide_retry
 from imagejobs.core.times import as_utc
 from imagejobs.core.tokens import text_tokens
+from imagejobs.execution.calls import Calls
 from imagejobs.execution.failures import JobFailed, LeaseLost
-from imagejobs.execution.governor import Admission, BudgetExceeded, Deferred, call_outcome
+from imagejobs.execution.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.execution.images import LoadedImage, load_image, send_parts
 from imagejobs.execution.lease import Lease
+from imagejobs.execution.result_reuse import look_up
 from imagejobs.execution.scheduler import Postponed, Ticket, fair_picker, prepare
 from imagejobs.gemini.errors import GeminiCallError
-from imagejobs.gemini.port import GenerateReply, GenerateRequest, ImagePart, TokenUsage
-from imagejobs.governance import Reservation
 from imagejobs.runtime import Runtime
 from imagejobs.store.images import job_images, record_facts, record_sent
 from imagejobs.store.jobs import claim_job, finish_job, schedule_retry
 from imagejobs.store.models import Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
-from imagejobs.store.result_cache import find_cached, read_outcome
 from imagejobs.store.results import write_outcome, write_usage
 from imagejobs.store.scheduling import producer_name
 
@@ -118,21 +111,14 @@ class JobRun:
         self.db = runtime.db
         self.job = job
         self.lease = Lease(runtime.db, job.id, runtime.owner, runtime.settings.lease_s)
-        self.usage = TokenUsage()
-        self.calls = 0
+        self.calls = Calls(runtime, job, self.lease, admission)
+        self.producer = producer
         self.estimated: int | None = None
         self.estimated_images: int | None = None
-        self.model_version: str | None = None
         self.images: list[LoadedImage] = []
         self.transports: list[tuple[str, str | None]] = []
         self.error: tuple[str, str] | None = None  # the code and message the job failed with
         self.delivery_id: str | None = None  # the outbox row of the final event, once written
-        self.governor = runtime.governor
-        self.admission = admission  # the first call's, taken before the claim
-        self.producer = producer
-        self.reservation: Reservation | None = None
-        self.cost: float | None = None  # billed USD of this attempt's calls
-        self.models_used: list[str] = []
         self.cache_key: str | None = None
         self.cached_from: str | None = None
 
@@ -166,9 +152,8 @@ class JobRun:
             log.exception("job %s: unexpected error", job.id)
             return self._after_error("internal_error", f"{type(exc).__name__}: {exc}", None)
         finally:
-            self._release_unused()
-            billed = usd_to_nanos(self.cost) if self.cost is not None else None
-            self.governor.settle(self.reservation, billed if self.calls else None)
+            self.calls.release_unused()
+            self.calls.settle()
         return self._succeed(outcome)
 
     def _succeed(self, outcome: Outcome) -> str:
@@ -229,7 +214,7 @@ class JobRun:
         return bool(self.lease.written(write))
 
     def _what_answered(self, outcome: Outcome | None) -> dict[str, str | None]:
-        answered = ",".join(dict.fromkeys(self.models_used))[:100] or None
+        answered = self.calls.answered_model()
         if outcome is None:
             return {"answered_model": answered}
         return {
@@ -252,7 +237,7 @@ class JobRun:
                     park_after_s=self.settings.park_after_s,
                     error_code=f"waiting_{reason}",
                     error_message=message,
-                    refund_attempt=self.calls == 0,
+                    refund_attempt=self.calls.count == 0,
                 )
                 if how:
                     self._record(session)
@@ -265,12 +250,6 @@ class JobRun:
             )
         log.info("job %s: waits %.1f s (%s): %s", self.job.id, delay, reason, message)
         return how or "lease_lost"
-
-    def _release_unused(self) -> None:
-        """The admission taken before the claim, if no call used it (a cache hit, a failure)."""
-        if self.admission is not None:
-            self.governor.finished(self.admission, billed_prompt_tokens=0, outcome="neutral")
-            self.admission = None
 
     def _after_error(
         self, code: str, message: str, retry_after_s: float | None, *, retryable: bool = True
@@ -339,16 +318,16 @@ class JobRun:
         self._write_usage(session)
 
     def _write_usage(self, session: Session) -> None:
-        cost = self.cost if self.calls else (0.0 if self.cached_from else None)
+        calls = self.calls
         write_usage(
             session,
             self.job.id,
             estimated_tokens=self.estimated,
             estimated_image_tokens=self.estimated_images,
-            usage=self.usage if self.calls else None,
-            calls=self.calls,
-            cost_usd=cost,
-            model_version=self.model_version,
+            usage=calls.usage if calls.count else None,
+            calls=calls.count,
+            cost_usd=calls.cost if calls.count else (0.0 if self.cached_from else None),
+            model_version=calls.model_version,
         )
 
     # The work ------------------------------------------------------------------------------
@@ -372,10 +351,12 @@ class JobRun:
         batches = [[image] for image in images] if per_image else [images]
         self.estimated = self.estimated_images + text_tokens(prompt_text) * len(batches)
         self.images = images
-        cached = self._from_cache(images)
-        if cached is not None:
-            return cached
-        self._reserve_budget(len(batches))
+        reuse = look_up(self.runtime, job, [image.sha256 for image in images])
+        self.cache_key = reuse.cache_key
+        if reuse.outcome is not None:
+            self.cached_from = reuse.source
+            return reuse.outcome
+        self.calls.reserve_budget(self.producer, self.estimated, len(batches))
         prompt_bytes = len(prompt_text.encode())
         sends = [send_parts(self.runtime, batch, prompt_bytes) for batch in batches]  # uploads
         self.transports = [(part.transport, part.file_id) for parts in sends for part in parts]
@@ -385,124 +366,9 @@ class JobRun:
             if number:  # the first call follows the claim at once; later ones renew the lease
                 self.lease.keep()
             tokens = sum(image.tokens for image in batch) + text_tokens(prompt_text)
-            reply = self._call([part.image for part in parts], spec, tokens)
+            reply = self.calls.call([part.image for part in parts], spec, tokens)
             answer = Answer(reply.text, reply.finish_reason, reply.block_reason)
             first = batch[0]
             image = Upright(first.position, first.info.width, first.info.height)
             outcomes.append(outcome_of(job.task, params, answer, image if per_image else None))
         return merge(outcomes)
-
-    # Governance: cache, budget, quota --------------------------------------------------------
-
-    def _from_cache(self, images: list[LoadedImage]) -> Outcome | None:
-        """An equal earlier job's results, if the cache may answer this one (no call, cost 0)."""
-        job = self.job
-        params = {k: v for k, v in (job.params or {}).items() if not k.startswith("_")}
-        try:
-            self.cache_key = result_cache_key(
-                image_sha256s=[image.sha256 for image in images],
-                task=job.task,
-                params=params,
-                model=job.model,
-                options=job.options or {},
-            )
-        except ValueError:
-            return None
-        ttl = self.governor.config.cache_ttl_s
-        if not ttl or not job.use_cache:
-            return None
-        since = utcnow() - timedelta(seconds=ttl)
-        with self.db.session() as session:
-            source = find_cached(session, self.cache_key, since=since, not_job=job.id)
-            outcome = read_outcome(session, source) if source else None
-        if outcome is None:
-            return None
-        self.cached_from = source
-        log.info("job %s: answered from the result cache (job %s)", job.id, source)
-        return outcome
-
-    def _reserve_budget(self, calls: int) -> None:
-        """Reserve the job's cost quote against its producer's budget (BudgetExceeded)."""
-        job = self.job
-        if self.governor.config.budget_for(self.producer) is None:
-            return
-        output = output_allowance(job.task, (job.options or {}).get("max_output_tokens"))
-        chain = [job.model, *(job.fallback_models or [])]
-        quotes = [
-            quote_nanos(model, self.estimated or 0, output * calls, self.settings.prices)
-            for model in chain
-        ]
-        quote = max((q for q in quotes if q is not None), default=0)
-        self.reservation = self.governor.reserve(self.producer, f"{job.id}-{job.attempts}", quote)
-
-    def _admitted(self, tokens: int) -> Admission | None:
-        """The call's admission: the one taken before the claim for the first call; for later
-        calls, waited for here (the answers already paid for are kept), renewing the lease."""
-        if self.admission is not None:
-            admission, self.admission = self.admission, None
-            return admission
-        if not self.governor.enabled:
-            return None
-        model = self.models_used[-1] if self.models_used else self.job.model
-        chain = list(dict.fromkeys([model, *(self.job.fallback_models or [])]))
-        waited_until = time.monotonic() + self.settings.lease_s * 2
-        while True:
-            try:
-                return self.governor.admit(chain, tokens)
-            except Deferred as wait:
-                if time.monotonic() + wait.delay_s > waited_until:
-                    raise
-                time.sleep(min(wait.delay_s, self.settings.lease_s / 4))
-                self.lease.keep()
-
-    def _call(self, parts: list[ImagePart], spec: PromptSpec, tokens: int) -> GenerateReply:
-        job = self.job
-        admission = self._admitted(tokens)
-        model = admission.model if admission is not None else job.model
-        options = dict(job.options or {})
-        if model != job.model:  # a fallback: the options it takes
-            options, _ = options_for(model, options)
-        request = GenerateRequest(
-            model=model,
-            images=parts,
-            text=spec.text,
-            system_instruction=spec.system_instruction,
-            response_mime_type=spec.response_mime_type,
-            response_schema=spec.response_schema,
-            # A job's own thinking option wins; the prompt's default budget goes only where the
-            # model takes it (a level model, or one that cannot switch thinking off, refuses it).
-            thinking_budget=options.get(
-                "thinking_budget",
-                None
-                if "thinking_level" in options
-                else prompt_thinking_budget(model, spec.thinking_budget),
-            ),
-            thinking_level=options.get("thinking_level"),
-            temperature=options.get("temperature"),
-            max_output_tokens=options.get("max_output_tokens"),
-            media_resolution=options.get("media_resolution"),
-        )
-        try:
-            reply = self.runtime.gemini.generate(request)
-        except GeminiCallError as exc:
-            if admission is not None:
-                if exc.code == 429:
-                    self.governor.throttled(model, exc.retry_after_s)
-                self.governor.finished(
-                    admission, billed_prompt_tokens=None, outcome=call_outcome(exc)
-                )
-            raise
-        if admission is not None:
-            self.governor.finished(
-                admission, billed_prompt_tokens=reply.usage.prompt, outcome="success"
-            )
-        self.calls += 1
-        self.usage = self.usage + reply.usage
-        self.model_version = reply.model_version or self.model_version
-        self.models_used.append(model)
-        if reply.usage.prompt is not None:
-            output = (reply.usage.candidates or 0) + (reply.usage.thoughts or 0)
-            cost = cost_usd(model, reply.usage.prompt, output, self.settings.prices)
-            if cost is not None:
-                self.cost = (self.cost or 0.0) + cost
-        return reply

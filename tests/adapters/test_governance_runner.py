@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
@@ -20,7 +20,7 @@ from imagejobs.execution.scheduler import fair_picker
 from imagejobs.runtime import Runtime
 from imagejobs.store.db import session_scope
 from imagejobs.store.migrate import migrate
-from imagejobs.store.models import Usage
+from imagejobs.store.models import Job, Usage
 from imagejobs.store.producers import create_producer
 from imagejobs.submission import ImageInput, submit_job
 from tests.adapters.test_runner_inprocess import (
@@ -47,6 +47,10 @@ def gov_db() -> str:
 def make(gov_db: str, emulator: EmulatorServer, tmp_path: Path, redis_url: str) -> Any:
     emulator.control.reset()
     redis.Redis.from_url(redis_url).flushdb()
+    with session_scope(gov_db) as session:  # earlier tests' waiting jobs would compete here
+        session.execute(
+            update(Job).where(Job.status.in_(("queued", "running"))).values(status="canceled")
+        )
 
     def build(**over: Any) -> Runtime:
         over.setdefault("result_cache_ttl_s", 0)

@@ -1,0 +1,148 @@
+"""One attempt's Gemini calls under quota governance: each call admitted (the first before the
+claim, later ones waited for here), sent on the model its admission names (the job's own, or a
+fallback with the options it takes), then reported back: the slot released with the billed
+prompt tokens, the breaker told how it went, a 429 honoured. The attempt's cost is reserved
+against the producer's budget before the first call and settled with what was billed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from imagejobs.core.budget import output_allowance, quote_nanos, usd_to_nanos
+from imagejobs.core.model_options import options_for, prompt_thinking_budget
+from imagejobs.core.pricing import cost_usd
+from imagejobs.core.prompts import PromptSpec
+from imagejobs.execution.governor import Admission, Deferred, call_outcome
+from imagejobs.execution.lease import Lease
+from imagejobs.gemini.errors import GeminiCallError
+from imagejobs.gemini.port import GenerateReply, GenerateRequest, ImagePart, TokenUsage
+from imagejobs.governance import Reservation
+from imagejobs.runtime import Runtime
+from imagejobs.store.models import Job
+
+
+class Calls:
+    def __init__(
+        self, runtime: Runtime, job: Job, lease: Lease, admission: Admission | None
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.governor = runtime.governor
+        self.job = job
+        self.lease = lease
+        self.admission = admission  # the first call's, taken before the claim
+        self.reservation: Reservation | None = None
+        self.usage = TokenUsage()
+        self.count = 0
+        self.model_version: str | None = None
+        self.cost: float | None = None  # billed USD of this attempt's calls
+        self.models_used: list[str] = []
+
+    def answered_model(self) -> str | None:
+        return ",".join(dict.fromkeys(self.models_used))[:100] or None
+
+    # Budget ---------------------------------------------------------------------------------
+
+    def reserve_budget(self, producer: str, estimated_tokens: int, calls: int) -> None:
+        """Reserve the attempt's cost quote (its dearest model) against ``producer``'s budget;
+        raises :class:`~imagejobs.execution.governor.BudgetExceeded`."""
+        job = self.job
+        if self.governor.config.budget_for(producer) is None:
+            return
+        output = output_allowance(job.task, (job.options or {}).get("max_output_tokens")) * calls
+        quotes = [
+            quote_nanos(model, estimated_tokens, output, self.settings.prices)
+            for model in [job.model, *(job.fallback_models or [])]
+        ]
+        quote = max((q for q in quotes if q is not None), default=0)
+        self.reservation = self.governor.reserve(producer, f"{job.id}-{job.attempts}", quote)
+
+    def settle(self) -> None:
+        """The reservation replaced by the billed cost (released when nothing was sent)."""
+        billed = usd_to_nanos(self.cost) if self.count and self.cost is not None else None
+        self.governor.settle(self.reservation, billed if self.count else None)
+        self.reservation = None
+
+    def release_unused(self) -> None:
+        """Give back the admission taken before the claim if no call used it."""
+        if self.admission is not None:
+            self.governor.finished(self.admission, billed_prompt_tokens=0, outcome="neutral")
+            self.admission = None
+
+    # Calls ----------------------------------------------------------------------------------
+
+    def _admitted(self, tokens: int) -> Admission | None:
+        """The first call's admission, or one waited for here (answers already paid for are
+        kept), renewing the lease meanwhile."""
+        if self.admission is not None:
+            admission, self.admission = self.admission, None
+            return admission
+        if not self.governor.enabled:
+            return None
+        model = self.models_used[-1] if self.models_used else self.job.model
+        chain = list(dict.fromkeys([model, *(self.job.fallback_models or [])]))
+        give_up_at = time.monotonic() + self.settings.lease_s * 2
+        while True:
+            try:
+                return self.governor.admit(chain, tokens)
+            except Deferred as wait:
+                if time.monotonic() + wait.delay_s > give_up_at:
+                    raise
+                time.sleep(min(wait.delay_s, self.settings.lease_s / 4))
+                self.lease.keep()
+
+    def call(self, parts: list[ImagePart], spec: PromptSpec, tokens: int) -> GenerateReply:
+        """One generateContent call of about ``tokens`` input tokens, admitted and accounted."""
+        admission = self._admitted(tokens)
+        model = admission.model if admission is not None else self.job.model
+        request = self._request(model, parts, spec)
+        try:
+            reply = self.runtime.gemini.generate(request)
+        except GeminiCallError as exc:
+            if admission is not None:
+                if exc.code == 429:
+                    self.governor.throttled(model, exc.retry_after_s)
+                self.governor.finished(
+                    admission, billed_prompt_tokens=None, outcome=call_outcome(exc)
+                )
+            raise
+        if admission is not None:
+            self.governor.finished(
+                admission, billed_prompt_tokens=reply.usage.prompt, outcome="success"
+            )
+        self.count += 1
+        self.usage = self.usage + reply.usage
+        self.model_version = reply.model_version or self.model_version
+        self.models_used.append(model)
+        if reply.usage.prompt is not None:
+            output = (reply.usage.candidates or 0) + (reply.usage.thoughts or 0)
+            cost = cost_usd(model, reply.usage.prompt, output, self.settings.prices)
+            if cost is not None:
+                self.cost = (self.cost or 0.0) + cost
+        return reply
+
+    def _request(self, model: str, parts: list[ImagePart], spec: PromptSpec) -> GenerateRequest:
+        options = dict(self.job.options or {})
+        if model != self.job.model:  # a fallback: the options it takes
+            options, _ = options_for(model, options)
+        return GenerateRequest(
+            model=model,
+            images=parts,
+            text=spec.text,
+            system_instruction=spec.system_instruction,
+            response_mime_type=spec.response_mime_type,
+            response_schema=spec.response_schema,
+            # A job's own thinking option wins; the prompt's default budget goes only where the
+            # model takes it (a level model, or one that cannot switch thinking off, refuses it).
+            thinking_budget=options.get(
+                "thinking_budget",
+                None
+                if "thinking_level" in options
+                else prompt_thinking_budget(model, spec.thinking_budget),
+            ),
+            thinking_level=options.get("thinking_level"),
+            temperature=options.get("temperature"),
+            max_output_tokens=options.get("max_output_tokens"),
+            media_resolution=options.get("media_resolution"),
+        )

@@ -1,0 +1,49 @@
+"""The result cache on the worker's side: the cache key of a job once its images are known (by
+content), and the stored results of an equal earlier job when the cache may answer it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from imagejobs.core.cache_key import result_cache_key
+from imagejobs.core.outcome import Outcome
+from imagejobs.core.times import utcnow
+from imagejobs.runtime import Runtime
+from imagejobs.store.models import Job
+from imagejobs.store.result_cache import find_cached, read_outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reuse:
+    cache_key: str | None  # None: the request has no key (an image without content yet)
+    source: str | None = None  # the earlier job whose results answer this one
+    outcome: Outcome | None = None
+
+
+def look_up(runtime: Runtime, job: Job, image_sha256s: list[str]) -> Reuse:
+    params = {k: v for k, v in (job.params or {}).items() if not k.startswith("_")}
+    try:
+        key = result_cache_key(
+            image_sha256s=image_sha256s,
+            task=job.task,
+            params=params,
+            model=job.model,
+            options=job.options or {},
+        )
+    except ValueError:
+        return Reuse(None)
+    ttl = runtime.governor.config.cache_ttl_s
+    if not ttl or not job.use_cache:
+        return Reuse(key)
+    since = utcnow() - timedelta(seconds=ttl)
+    with runtime.db.session() as session:
+        source = find_cached(session, key, since=since, not_job=job.id)
+        outcome = read_outcome(session, source) if source else None
+    if source is None or outcome is None:
+        return Reuse(key)
+    log.info("job %s: answered from the result cache (job %s)", job.id, source)
+    return Reuse(key, source, outcome)
