@@ -67,9 +67,12 @@ def flower(
     """Run Flower, the Celery monitor: workers, tasks and queues of this deployment.
 
     Pages ask for the IMAGEJOBS_FLOWER_BASIC_AUTH credentials (user:password); without them
-    Flower only listens on a loopback address.
+    Flower only listens on a loopback address. Its task list is kept in IMAGEJOBS_FLOWER_DB
+    (default: flower/flower.db in the data folder), so it survives a restart.
     """
-    credentials = invocation(ctx).settings.flower_basic_auth
+    settings = invocation(ctx).settings
+    _check_flower_state(settings.effective_flower_db)
+    credentials = settings.flower_basic_auth
     env = dict(os.environ)
     env.pop("FLOWER_BASIC_AUTH", None)  # only the setting's credentials count
     if credentials is not None:
@@ -82,6 +85,19 @@ def flower(
         )
     argv = ["-m", "worker", "flower", "--port", str(port), "--address", address]
     os.execve(sys.executable, [sys.executable, *argv], env)  # same pid: signals reach Flower
+
+
+def _check_flower_state(path: Path) -> None:
+    """Refuse a Flower state file that cannot be written, naming the setting that moves it."""
+    where = f"Flower's state file {path} (IMAGEJOBS_FLOWER_DB)"
+    if path.is_dir():
+        raise CliError(f"{where} is a directory: name a file", 2)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the folder of {where}: {exc.strerror}", 2) from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise CliError(f"cannot write {where}: its folder is not writable", 2)
 
 
 def api(

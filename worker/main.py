@@ -76,6 +76,25 @@ def consume(runtime: Runtime, *, threads: int, loglevel: str, node: str) -> int:
 
 
 def flower(settings: Settings, *, port: int, address: str) -> int:
-    """Flower on this deployment's broker, with the workers' transport options."""
+    """Flower on this deployment's broker, with the workers' transport options.
+
+    Its history survives a restart: Flower's persistent mode keeps its task list in
+    ``settings.effective_flower_db``, loaded at start, saved every
+    ``flower_save_interval_s`` (so a killed Flower loses at most that much) and when it stops.
+    """
     app = make_celery(settings)
-    return int(app.start(["flower", f"--port={port}", f"--address={address}"]) or 0)
+    return int(app.start(["flower", *flower_args(settings, port=port, address=address)]) or 0)
+
+
+def flower_args(settings: Settings, *, port: int, address: str) -> list[str]:
+    """Flower's own options: where it listens, and its persistent state file."""
+    state = settings.effective_flower_db
+    state.parent.mkdir(parents=True, exist_ok=True)
+    interval_ms = max(1, round(settings.flower_save_interval_s * 1000))
+    return [
+        f"--port={port}",
+        f"--address={address}",
+        "--persistent=True",
+        f"--db={state}",
+        f"--state_save_interval={interval_ms}",
+    ]
