@@ -48,9 +48,10 @@ def add_job(
     cached_from: str | None = None,
     usage: dict[str, Any] | None = None,
     task: str = "caption",
+    created_at: datetime | None = None,
 ) -> str:
     job_id = uuid.uuid4().hex
-    created = (finished_at or datetime.now(UTC)) - timedelta(minutes=5)
+    created = created_at or (finished_at or datetime.now(UTC)) - timedelta(minutes=5)
     session.add(
         Job(
             id=job_id,
