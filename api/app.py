@@ -83,7 +83,8 @@ def _health_endpoint(runtime: Runtime) -> Any:
         if failed:
             detail = "; ".join(f"{name}: {result}" for name, result in failed.items())
             return problem_response(503, detail)
-        return JSONResponse({"status": "ok", **checks})
+        # Quota governance is detail: an open breaker parks jobs, the service is still up.
+        return JSONResponse({"status": "ok", **checks, "governance": runtime.governor.health()})
 
     return healthz
 

@@ -173,6 +173,14 @@ class Health(BaseModel):
     status: Literal["ok"]
     database: str
     broker: str
+    governance: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Quota governance: `status` (ok | off | unreachable), the circuit breakers that are "
+            "not plainly closed (state, for how long, next probe) and each quota'd model's "
+            "calls in flight, requests today, pace and 429 block"
+        ),
+    )
 
 
 class KeyView(BaseModel):

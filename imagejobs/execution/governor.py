@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 
 import redis
@@ -172,6 +173,24 @@ class Governor:
 
     def is_limited(self, model: str) -> bool:
         return limits_for(model, self._quotas) is not None
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz shows: breakers not plainly closed, and each quota'd model's state."""
+        if self.limiter is None or self.breaker is None:
+            return {"status": "off"}
+        try:
+            return {
+                "status": "ok",
+                "project": self.config.project,
+                "breakers": self.breaker.snapshot(),
+                "quotas": [
+                    self.limiter.state(self.config.project, model)
+                    for model in self._quotas
+                    if model != "*"
+                ],
+            }
+        except redis.RedisError as exc:
+            return {"status": f"unreachable ({type(exc).__name__})"}
 
     # Budgets --------------------------------------------------------------------------------
 

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from api.app import create_app
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
 from imagejobs.execution.runner import run_job
@@ -109,6 +111,11 @@ def test_an_open_breaker_parks_jobs_without_calls_and_a_fallback_answers(
     assert run_job(runtime, parked).status == "waiting"
     assert load(gov_db, parked).error_code == "waiting_breaker_open"
     assert generate_calls(emulator) == 2  # nothing sent while open (the probe slot was taken)
+
+    health = TestClient(create_app(runtime=runtime)).get("/healthz").json()
+    [breaker] = health["governance"]["breakers"]
+    assert breaker["model"] == MODEL and breaker["state"] == "open"
+    assert breaker["next_probe_in_s"] > 50
 
     rescued = job(runtime, prompt="rescued", fallback_models=[FALLBACK])
     assert run_job(runtime, rescued).status == "succeeded"

@@ -264,7 +264,14 @@ def test_request_size_limit_is_413(database_url: str, alpha: NewKey) -> None:
 def test_healthz_checks_database_and_broker(api_url: str) -> None:
     response = httpx.get(f"{api_url}/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    body = response.json()
+    assert {k: body[k] for k in ("status", "database", "broker")} == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+    }
+    assert body["governance"]["status"] == "ok"  # on the broker's Redis
+    assert isinstance(body["governance"]["breakers"], list)
 
 
 def test_healthz_is_503_when_the_database_is_down(database_url: str) -> None:
