@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -151,12 +152,9 @@ def status_of(stack: Stack, job_id: str) -> str:
         return job.status
 
 
-def test_metrics_after_real_jobs(
-    stack: Stack, emulator: EmulatorServer, receiver: LocalHTTP
-) -> None:
-    wait_for(lambda: every_child_swept(stack), what="every worker process's first sweep")
-    waiting_job(stack)
-    api_before = scrape(stack.api_metrics)
+def run_jobs(stack: Stack, emulator: EmulatorServer, receiver: LocalHTTP) -> str:
+    """Four API jobs with webhooks (one delivery fails once, one call gets a 429) and one job
+    the sweeper sends; returns once all are done and every webhook attempt was counted."""
     receiver.post_script.append((500, {}, b"try again"))  # one attempt fails, then 204s
     quota = {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "q", "retryDelay": "0.3s"}
     emulator.control.script([{"error": quota}])  # the first call is refused, its job retries
@@ -174,9 +172,8 @@ def test_metrics_after_real_jobs(
         ).job_id
         done = [client.wait(job["id"], timeout=60) for job in jobs]
         assert [job["status"] for job in done] == ["succeeded"] * 4
-    model = done[0]["model"]
     wait_for(
-        lambda: status_of(stack, swept) != "queued" and status_of(stack, swept) != "running",
+        lambda: status_of(stack, swept) not in ("queued", "running"),
         what="the job the sweeper sent",
     )
     assert status_of(stack, swept) == "succeeded"
@@ -185,9 +182,10 @@ def test_metrics_after_real_jobs(
         lambda: scrape(stack.worker_metrics).value("imagejobs_webhook_attempts_total") == 5,
         what="the worker counting the fifth webhook attempt",
     )
+    return str(done[0]["model"])
 
-    calls = emulator.control.stats()
-    worker = scrape(stack.worker_metrics)
+
+def check_worker(worker: Samples, calls: dict[str, Any], model: str) -> None:
     # Gemini: what the emulator answered, call for call (4 + 1 + the 429's retry)
     answered = calls["by_model"][model]
     assert answered["ok"] == 5 and answered["429"] == 1
@@ -209,24 +207,21 @@ def test_metrics_after_real_jobs(
     # The sweeper sent the one job that had no message
     assert worker.value("imagejobs_sweeper_resends_total", kind="job") == 1
     assert worker.value("imagejobs_sweeper_errors_total") == 0
+    # Served once: the worker's endpoint has no queue depth
+    assert worker.series("imagejobs_queue_jobs") == []
 
-    api = scrape(stack.api_metrics)
-    producer = stack.producer.producer.id
+
+def check_api(api: Samples, before: Samples, producer: str) -> None:
     assert api.value("imagejobs_jobs_accepted_total", task="caption", producer=producer) == 4
-    posted = {"method": "POST", "route": "/v1/jobs", "status": "202"}
-    assert api.value("imagejobs_http_requests_total", **posted) == (
-        api_before.value("imagejobs_http_requests_total", **posted) + 4
-    )
+    posted = {"method": "POST", "route": "/v1/jobs"}
+    status = {**posted, "status": "202"}
+    for name, labels in (
+        ("imagejobs_http_requests_total", status),
+        ("imagejobs_http_request_duration_seconds_count", posted),
+    ):
+        assert api.value(name, **labels) == before.value(name, **labels) + 4
     polled = {"method": "GET", "route": "/v1/jobs/{job_id}", "status": "200"}
     assert api.value("imagejobs_http_requests_total", **polled) >= 4
-    assert api.value(
-        "imagejobs_http_request_duration_seconds_count", method="POST", route="/v1/jobs"
-    ) == (
-        api_before.value(
-            "imagejobs_http_request_duration_seconds_count", method="POST", route="/v1/jobs"
-        )
-        + 4
-    )
     # The queue depth: only the job that waits an hour is left; nothing on the broker
     assert api.value("imagejobs_queue_jobs", status="queued") == 1
     assert api.value("imagejobs_queue_jobs_waiting") == 1
@@ -234,8 +229,17 @@ def test_metrics_after_real_jobs(
     assert api.value("imagejobs_broker_messages", queue="imagejobs") == 0
     assert api.value("imagejobs_queue_depth_up", source="database") == 1
     assert api.value("imagejobs_queue_depth_up", source="broker") == 1
-    # Served once: the worker's endpoint has no queue depth
-    assert worker.series("imagejobs_queue_jobs") == []
+
+
+def test_metrics_after_real_jobs(
+    stack: Stack, emulator: EmulatorServer, receiver: LocalHTTP
+) -> None:
+    wait_for(lambda: every_child_swept(stack), what="every worker process's first sweep")
+    waiting_job(stack)
+    before = scrape(stack.api_metrics)
+    model = run_jobs(stack, emulator, receiver)
+    check_worker(scrape(stack.worker_metrics), emulator.control.stats(), model)
+    check_api(scrape(stack.api_metrics), before, stack.producer.producer.id)
 
 
 def test_api_metrics_ask_for_basic_auth_when_it_is_set(stack: Stack) -> None:
