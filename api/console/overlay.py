@@ -75,36 +75,45 @@ def _candidates(box: Rect, size: tuple[int, int], gap: int, bounds: tuple[int, i
     return places
 
 
+def _least_covering(
+    box: Rect, size: tuple[int, int], gap: int, bounds: tuple[int, int], taken: Sequence[Rect]
+) -> tuple[int, Rect]:
+    """The place beside ``box`` that covers least of ``taken``, and how much it covers."""
+    best: tuple[int, Rect] | None = None
+    for place in _candidates(box, size, gap, bounds):
+        cover = sum(_area(place, other) for other in taken)
+        if best is None or cover < best[0]:
+            best = (cover, place)
+        if cover == 0:
+            break
+    return best if best is not None else (0, (0, 0, size[0], size[1]))  # larger than the image
+
+
 def place_tags(
     boxes: Sequence[Rect],
     sizes: Sequence[Sequence[tuple[int, int]]],
     bounds: tuple[int, int],
     gap: int,
 ) -> list[tuple[int, Rect]]:
-    """For box ``i``, which of its tag sizes (``sizes[i]``, preferred first) goes where.
+    """For box ``i``, which of its tag sizes (``sizes[i]``: preferred first, smallest last) goes
+    where.
 
-    A place is free when it overlaps no box (grown by ``gap``, so outlines stay visible) and no
-    tag placed before it. With no free place for any size, the place covering least is taken.
+    Every box first gets its smallest tag where it covers no box (grown by ``gap``, so outlines
+    stay visible) and no tag placed before (or, with no such place, where it covers least);
+    then each tag grows to a preferred size wherever that size finds a free place.
     """
     obstacles = [_grow(box, gap) for box in boxes]
-    placed: list[Rect] = []
     chosen: list[tuple[int, Rect]] = []
     for box, options in zip(boxes, sizes, strict=True):
-        best: tuple[int, int, Rect] | None = None
-        for which, size in enumerate(options):
-            for place in _candidates(box, size, gap, bounds):
-                cover = sum(_area(place, other) for other in (*obstacles, *placed))
-                if best is None or cover < best[0]:
-                    best = (cover, which, place)
-                if cover == 0:
-                    break
-            if best is not None and best[0] == 0:
+        taken = [*obstacles, *(rect for _, rect in chosen)]
+        chosen.append((len(options) - 1, _least_covering(box, options[-1], gap, bounds, taken)[1]))
+    for index, (box, options) in enumerate(zip(boxes, sizes, strict=True)):
+        others = [*obstacles, *(rect for j, (_, rect) in enumerate(chosen) if j != index)]
+        for which, size in enumerate(options[:-1]):
+            cover, place = _least_covering(box, size, gap, bounds, others)
+            if cover == 0:
+                chosen[index] = (which, place)
                 break
-        if best is None:  # the tag is larger than the image: its top-left corner
-            which, size = 0, options[0]
-            best = (0, which, (0, 0, size[0], size[1]))
-        placed.append(best[2])
-        chosen.append((best[1], best[2]))
     return chosen
 
 
@@ -124,8 +133,8 @@ def draw_marks(image: PILImage.Image, marks: Sequence[Mark]) -> PILImage.Image:
                 )
         canvas = PILImage.alpha_composite(canvas, PILImage.fromarray(layer, "RGBA"))
     draw = ImageDraw.Draw(canvas)
-    line = max(1, min(width, height) // 400)
-    font = ImageFont.load_default(size=max(11, min(width, height) // 45))
+    line = max(2, min(width, height) // 300)
+    font = ImageFont.load_default(size=max(14, min(width, height) // 32))
     pad = max(2, line)
     texts, sizes = [], []
     for mark in marks:

@@ -37,7 +37,7 @@ TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "detect": ("target", "prompt"),
     "segment": ("target", "prompt"),
 }
-TEXT_FIELDS = ("model", "prompt", "question", "labels", "target")
+TEXT_FIELDS = ("model", "prompt", "question", "labels", "target", "webhook_url")
 MAX_FORM_FIELDS = 20
 MAX_FORM_PART = 1024 * 1024
 
@@ -46,8 +46,9 @@ def job_body(values: dict[str, str]) -> dict[str, Any]:
     """The JSON job body the form stands for (``labels``: comma- or line-separated)."""
     task = values.get("task", "")
     body: dict[str, Any] = {"task": task}
-    if values.get("model"):
-        body["model"] = values["model"]
+    for name in ("model", "webhook_url"):
+        if values.get(name):
+            body[name] = values[name]
     for name in TASK_FIELDS.get(task, ()):
         if name == "multi_label":
             body["multi_label"] = values.get("multi_label") == "on"
