@@ -21,10 +21,16 @@ from imagejobs.governance import Reservation
 from imagejobs.runtime import Runtime
 from imagejobs.store.models import Job
 
+OVERLOADED = "gemini_503"
+# The first call is admitted before its quote exists (images unread): charged this much, and the
+# token bucket corrected with the billed count when the call ends.
+ROUGH_IMAGE_TOKENS = 1_100
+ROUGH_PROMPT_TOKENS = 200
+
 
 class Calls:
     def __init__(
-        self, runtime: Runtime, job: Job, lease: Lease, admission: Admission | None
+        self, runtime: Runtime, job: Job, lease: Lease, admission: Admission | None = None
     ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
@@ -72,6 +78,23 @@ class Calls:
 
     # Calls ----------------------------------------------------------------------------------
 
+    def chain(self) -> list[str]:
+        """The models the job may run on, in order: its own, then its fallbacks (its own list,
+        else the task's default chain); after an overloaded attempt its own model goes last."""
+        job = self.job
+        fallbacks = job.fallback_models or list(self.governor.config.fallback_chain(job.task))
+        chain = list(dict.fromkeys([job.model, *fallbacks]))
+        if job.error_code == OVERLOADED and len(chain) > 1:
+            chain = [*chain[1:], chain[0]]
+        return chain
+
+    def admit_first(self, image_count: int) -> None:
+        """Ask for the first call's slot right after the claim, before any image is read;
+        :class:`Deferred` sends the job back to the queue with its attempt given back."""
+        if self.governor.enabled and self.admission is None:
+            tokens = ROUGH_IMAGE_TOKENS * max(1, image_count) + ROUGH_PROMPT_TOKENS
+            self.admission = self.governor.admit(self.chain(), tokens)
+
     def _admitted(self, tokens: int) -> Admission | None:
         """The first call's admission, or one waited for here (answers already paid for are
         kept), renewing the lease meanwhile."""
@@ -80,8 +103,9 @@ class Calls:
             return admission
         if not self.governor.enabled:
             return None
-        model = self.models_used[-1] if self.models_used else self.job.model
-        chain = list(dict.fromkeys([model, *(self.job.fallback_models or [])]))
+        chain = self.chain()
+        if self.models_used:  # stay on the model that answered the earlier calls
+            chain = list(dict.fromkeys([self.models_used[-1], *chain]))
         give_up_at = time.monotonic() + self.settings.lease_s * 2
         while True:
             try:

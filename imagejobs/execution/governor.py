@@ -22,8 +22,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 
@@ -32,6 +32,7 @@ from imagejobs.core.governance_config import GovernanceConfig
 from imagejobs.core.quota_limits import limits_for
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.governance import BudgetStore, Grant, Reservation, SharedBreaker, SharedLimiter
+from imagejobs.observability.metrics import observe_breaker_state, observe_limiter_wait
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,9 @@ class Governor:
                 )
                 if isinstance(decision, Grant):
                     if decision.start_in_s > 0:
+                        observe_limiter_wait(
+                            project, model, "reserved", "wait", decision.start_in_s
+                        )
                         self.sleep(decision.start_in_s)
                     return Admission(model, decision, permit.probe)
                 if permit.probe:  # the probe slot is not used: let another worker probe
@@ -136,6 +140,8 @@ class Governor:
                 f"quota governance (Redis) unreachable: {type(exc).__name__}",
             ) from None
         delay, reason, model = min(waits)
+        if reason != "breaker_open":
+            observe_limiter_wait(project, model, reason, "park", delay)
         names = ", ".join(models)
         raise Deferred(delay, reason, f"no call can go out on {names} now ({model}: {reason})")
 
@@ -151,6 +157,7 @@ class Governor:
             state = self.breaker.record(
                 self.config.project, admission.model, outcome, probe=admission.probe
             )
+            observe_breaker_state(self.config.project, admission.model, state)
             if state != "closed" or admission.probe:
                 log.info(
                     "breaker %s/%s: %s after %s",

@@ -30,19 +30,19 @@ from imagejobs.core.times import as_utc
 from imagejobs.core.tokens import text_tokens
 from imagejobs.execution.calls import Calls
 from imagejobs.execution.failures import JobFailed, LeaseLost
-from imagejobs.execution.governor import Admission, BudgetExceeded, Deferred
+from imagejobs.execution.governor import BudgetExceeded, Deferred
 from imagejobs.execution.images import LoadedImage, load_image, send_parts
 from imagejobs.execution.lease import Lease
 from imagejobs.execution.result_reuse import look_up
-from imagejobs.execution.scheduler import Postponed, Ticket, fair_picker, prepare
+from imagejobs.execution.scheduler import pick_job, producer_of
 from imagejobs.gemini.errors import GeminiCallError
+from imagejobs.observability.metrics import observe_job_end, observe_lease_takeover
 from imagejobs.runtime import Runtime
 from imagejobs.store.images import job_images, record_facts, record_sent
-from imagejobs.store.jobs import claim_job, finish_job, schedule_retry
-from imagejobs.store.models import Job, JobImage, utcnow
+from imagejobs.store.jobs import claim_job_noting_takeover, finish_job, schedule_retry
+from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
 from imagejobs.store.results import write_outcome, write_usage
-from imagejobs.store.scheduling import producer_name
 
 __all__ = ["Ended", "JobFailed", "JobRun", "LeaseLost", "run_job"]
 
@@ -60,58 +60,48 @@ class Ended:
 
 
 def run_job(runtime: Runtime, job_id: str) -> Ended:
-    """Process one job message (a wake-up: see :mod:`imagejobs.execution.scheduler`). Returns
-    how it ended (for the task, logs and tests)."""
-    ticket = prepare(runtime, job_id)
-    if isinstance(ticket, Postponed):
-        return Ended("waiting", job_id=ticket.job_id)
+    """Process one job message (a wake-up: fair shares may pick another producer's job, see
+    :mod:`imagejobs.execution.scheduler`). Returns how it ended (for the task, logs, tests)."""
+    chosen, picker = pick_job(runtime, job_id)
     with runtime.db.session() as session:
-        job = claim_job(session, ticket.job_id, runtime.owner, lease_s=runtime.settings.lease_s)
-        if job is None:
-            log.info("job %s: nothing to do (not found, not due, or held elsewhere)", job_id)
-            _unused(runtime, ticket)
-            return Ended("skipped", job_id=ticket.job_id)
+        claim = claim_job_noting_takeover(
+            session, chosen, runtime.owner, lease_s=runtime.settings.lease_s
+        )
+        if claim is None:
+            log.info("job %s: nothing to do (not found, not due, or held elsewhere)", chosen)
+            return Ended("skipped", job_id=chosen)
+        job = claim.job
         rows = job_images(session, job.id)
-        producer = ticket.peek.producer if ticket.peek else producer_name(session, job.producer_id)
+        producer = producer_of(session, job.producer_id)
         started = None
         if job.attempts == 1:  # once: an attempt that waited for quota is given back
             started = add_webhook_event(
                 session, job, "job.started", links=job_links(job.id), summary={}, once=True
             )
         started_id = started.id if started is not None else None
+    if claim.took_over:
+        observe_lease_takeover(job.task)
     if started_id is not None:  # sent once committed; if the broker refuses, the sweeper sends it
         runtime.queue.enqueue_delivery(started_id)
-    if ticket.peek is not None:
-        fair = fair_picker(runtime)
-        if fair is not None:
-            fair.claimed(producer)
-    attempt = JobRun(runtime, job, admission=ticket.admission, producer=producer)
+    if picker is not None:
+        picker.claimed(producer)
+    attempt = JobRun(runtime, job, producer=producer)
     status = attempt.run(rows)
     if attempt.delivery_id is not None:
         runtime.queue.enqueue_delivery(attempt.delivery_id)
+    if status in FINAL_STATUSES:
+        attempt.observe(status)
     return Ended(status, attempt.error if status == "failed" else None, job.id)
 
 
-def _unused(runtime: Runtime, ticket: Ticket) -> None:
-    if ticket.admission is not None:  # admitted, then another worker claimed the job
-        runtime.governor.finished(ticket.admission, billed_prompt_tokens=0, outcome="neutral")
-
-
 class JobRun:
-    def __init__(
-        self,
-        runtime: Runtime,
-        job: Job,
-        *,
-        admission: Admission | None = None,
-        producer: str = "-",
-    ) -> None:
+    def __init__(self, runtime: Runtime, job: Job, *, producer: str = "-") -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.db = runtime.db
         self.job = job
         self.lease = Lease(runtime.db, job.id, runtime.owner, runtime.settings.lease_s)
-        self.calls = Calls(runtime, job, self.lease, admission)
+        self.calls = Calls(runtime, job, self.lease)
         self.producer = producer
         self.estimated: int | None = None
         self.estimated_images: int | None = None
@@ -213,6 +203,29 @@ class JobRun:
 
         return bool(self.lease.written(write))
 
+    def observe(self, status: str) -> None:
+        """Count the ended job in the metrics (once, after its final write)."""
+        job, calls, usage = self.job, self.calls, self.calls.usage
+        started = as_utc(job.started_at)
+        output = None if usage.candidates is None else usage.candidates + (usage.thoughts or 0)
+        observe_job_end(
+            task=job.task,
+            model=calls.answered_model() or job.model,
+            producer=job.producer_id,
+            status=status,
+            error_code=self.error[0] if self.error else None,
+            duration_s=(utcnow() - started).total_seconds() if started else None,
+            queue_wait_s=(
+                (started - as_utc(job.created_at)).total_seconds()
+                if started and job.attempts == 1 and job.created_at
+                else None
+            ),
+            estimated_tokens=self.estimated,
+            billed_prompt_tokens=usage.prompt,
+            billed_output_tokens=output,
+            cost_usd=calls.cost,
+        )
+
     def _what_answered(self, outcome: Outcome | None) -> dict[str, str | None]:
         answered = self.calls.answered_model()
         if outcome is None:
@@ -249,7 +262,7 @@ class JobRun:
                 self.job.id, kind=self.job.task, countdown=delay, priority=self.job.priority
             )
         log.info("job %s: waits %.1f s (%s): %s", self.job.id, delay, reason, message)
-        return how or "lease_lost"
+        return "waiting" if how else "lease_lost"
 
     def _after_error(
         self, code: str, message: str, retry_after_s: float | None, *, retryable: bool = True
@@ -335,6 +348,14 @@ class JobRun:
     def _execute(self, rows: list[tuple[JobImage, str | None]]) -> Outcome:
         job = self.job
         params = job.params or {}
+        known = [row.sha256 for row, _ in rows if row.sha256]
+        reuse = look_up(self.runtime, job, known) if len(known) == len(rows) else None
+        if reuse is not None:  # every image's content is known: the cache is asked first
+            self.cache_key = reuse.cache_key
+            if reuse.outcome is not None:
+                self.cached_from = reuse.source
+                return reuse.outcome
+        self.calls.admit_first(len(rows))  # before any image is read: Deferred gives it back
         images = [load_image(self.runtime, job, row, mime) for row, mime in rows]
         spec = build_prompt(
             job.task,
@@ -351,11 +372,12 @@ class JobRun:
         batches = [[image] for image in images] if per_image else [images]
         self.estimated = self.estimated_images + text_tokens(prompt_text) * len(batches)
         self.images = images
-        reuse = look_up(self.runtime, job, [image.sha256 for image in images])
-        self.cache_key = reuse.cache_key
-        if reuse.outcome is not None:
-            self.cached_from = reuse.source
-            return reuse.outcome
+        if reuse is None:  # fetched images: their content is known now
+            reuse = look_up(self.runtime, job, [image.sha256 for image in images])
+            self.cache_key = reuse.cache_key
+            if reuse.outcome is not None:
+                self.cached_from = reuse.source
+                return reuse.outcome
         self.calls.reserve_budget(self.producer, self.estimated, len(batches))
         prompt_bytes = len(prompt_text.encode())
         sends = [send_parts(self.runtime, batch, prompt_bytes) for batch in batches]  # uploads

@@ -1,76 +1,37 @@
-"""Before a job is claimed: which job this wake-up runs, and whether its call may go out now.
+"""Which job a wake-up runs: fair shares between producers, across the fleet.
 
-A job message is a wake-up. With quota governance on, the worker that takes one:
+A job message is a wake-up. While only one producer has jobs due, the worker runs the message's
+own job. With several, it runs the next job (priority first, then oldest) of the producer
+furthest behind its weighted share (virtual times in Redis: :mod:`imagejobs.governance.fair`),
+so a backlog of 50,000 jobs cannot starve a producer with five, and per-producer caps
+(``max_running``, ``rate_per_min``) hold. Every due job still has a message of its own, so the
+wake-ups add up to the jobs even when one runs another's job. Governance off (no Redis): always
+the message's own job.
 
-1. picks the job to run by fair shares (:class:`FairPicker`): the message's own job while only
-   one producer has jobs waiting, else the next job of the producer furthest behind its
-   weighted share (so a backlog of 50,000 jobs cannot starve a producer with five);
-2. asks the quota gate (:meth:`Governor.admit`) for a call on the job's model or, when that
-   one's breaker is open, the next model of its fallback chain;
-3. claims the job only once admitted. A job that cannot be sent soon is postponed in Postgres
-   (no thread waits for it, no attempt is used) and sent again when its wait is over.
-
-Every due job still has a message of its own somewhere, so the wake-ups add up to the jobs even
-when one runs another's job. Governance off (no Redis): the message's job, claimed at once.
+Whether the chosen job's call may go out now is asked right after the claim (see
+:mod:`imagejobs.execution.calls`): a job that cannot be sent soon goes back to the queue with
+its attempt given back, before its images are even read.
 """
 
 from __future__ import annotations
 
-import logging
-import random
 import threading
 import time
-from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from imagejobs.core.fairshare import ProducerLoad
-from imagejobs.execution.governor import Admission, Deferred, Governor
 from imagejobs.governance.fair import SharedFairShare
 from imagejobs.runtime import Runtime
 from imagejobs.store.scheduling import (
-    JobPeek,
+    LOCAL_PRODUCER,
     next_due_job,
-    peek_job,
-    postpone,
+    producer_name,
     running_by_producer,
     waiting_by_producer,
 )
 
-log = logging.getLogger(__name__)
-
 LOADS_TTL_S = 0.5  # how long a process reuses its view of who is waiting
-ROUGH_IMAGE_TOKENS = 1_100  # a first attempt's token charge per image, before its quote exists
-OVERLOADED = "gemini_503"
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """The job to claim now, and the call admitted for it (None: governance is off)."""
-
-    job_id: str
-    admission: Admission | None = None
-    peek: JobPeek | None = None
-
-
-@dataclass(frozen=True)
-class Postponed:
-    job_id: str
-    how: str | None  # "retry" (a delayed message was sent), "park" (the sweeper sends it)
-    delay_s: float
-    reason: str
-
-
-def model_chain(peek: JobPeek, governor: Governor) -> list[str]:
-    """The models a job may run on, in the order to try: its own, then its fallbacks (its own
-    list, else the task's default chain); after a 503 its own model goes last."""
-    fallbacks = peek.fallback_models or list(governor.config.fallback_chain(peek.task))
-    chain = list(dict.fromkeys([peek.model, *fallbacks]))
-    if peek.last_error == OVERLOADED and len(chain) > 1:
-        chain = [*chain[1:], chain[0]]
-    return chain
-
-
-def rough_tokens(peek: JobPeek) -> int:
-    return peek.estimated_tokens or ROUGH_IMAGE_TOKENS * max(1, peek.image_count) + 200
 
 
 class FairPicker:
@@ -140,37 +101,23 @@ def fair_picker(runtime: Runtime) -> FairPicker | None:
         return picker
 
 
-def prepare(runtime: Runtime, message_job_id: str) -> Ticket | Postponed:
-    """The job to claim for this message, with its call admitted; or the job postponed."""
-    governor = runtime.governor
-    if not governor.enabled:
-        return Ticket(message_job_id)
+def pick_job(runtime: Runtime, message_job_id: str) -> tuple[str, FairPicker | None]:
+    """The job this wake-up runs, and the picker to tell once it is claimed (None: no
+    governance Redis, the message's own job)."""
     picker = fair_picker(runtime)
-    job_id = picker.pick(message_job_id) if picker is not None else message_job_id
-    with runtime.db.session() as session:
-        peek = peek_job(session, job_id)
-    if peek is None:  # not due (done, running, not yet): the claim decides what to do
-        return Ticket(job_id)
-    try:
-        admission = governor.admit(model_chain(peek, governor), rough_tokens(peek))
-    except Deferred as wait:
-        return _postpone(runtime, peek, wait)
-    return Ticket(job_id, admission, peek)
+    if picker is None:
+        return message_job_id, None
+    return picker.pick(message_job_id), picker
 
 
-def _postpone(runtime: Runtime, peek: JobPeek, wait: Deferred) -> Postponed:
-    settings = runtime.settings
-    delay = wait.delay_s + random.uniform(0, max(0.2, wait.delay_s * 0.2))  # no herd
-    with runtime.db.session() as session:
-        how = postpone(
-            session,
-            peek.id,
-            delay_s=delay,
-            park_after_s=settings.park_after_s,
-            reason=wait.reason,
-            message=wait.message,
-        )
-    if how == "retry":
-        runtime.queue.enqueue_job(peek.id, kind=peek.task, countdown=delay)
-    log.info("job %s: postponed %.1f s (%s)", peek.id, delay, wait.reason)
-    return Postponed(peek.id, how, delay, wait.reason)
+_names: dict[str, str] = {}
+
+
+def producer_of(session: Session, producer_id: str | None) -> str:
+    """The producer's name (budgets and shares are set by name), remembered per process."""
+    if producer_id is None:
+        return LOCAL_PRODUCER
+    name = _names.get(producer_id)
+    if name is None:
+        name = _names[producer_id] = producer_name(session, producer_id)
+    return name

@@ -155,6 +155,48 @@ def claim_job(
     ).first()
 
 
+@dataclass(frozen=True)
+class Claim:
+    job: Job
+    took_over: bool  # the job was running under a lease that had expired (a worker died)
+
+
+def claim_job_noting_takeover(
+    session: Session, job_id: str, owner: str, *, lease_s: float, now: datetime | None = None
+) -> Claim | None:
+    """:func:`claim_job`, saying whether it took over an expired lease: the usual case (a
+    queued job) is one statement; only when that finds nothing is an expired lease tried."""
+    now = now or utcnow()
+    queued = and_(
+        Job.status == "queued", or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now)
+    )
+    job = _claim_where(session, job_id, owner, queued, lease_s=lease_s, now=now)
+    if job is not None:
+        return Claim(job, False)
+    expired = and_(Job.status == "running", Job.lease_expires_at < now)
+    job = _claim_where(session, job_id, owner, expired, lease_s=lease_s, now=now)
+    return Claim(job, True) if job is not None else None
+
+
+def _claim_where(
+    session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
+) -> Job | None:
+    return session.scalars(
+        update(Job)
+        .where(Job.id == job_id, claimable)
+        .values(
+            status="running",
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            attempts=Job.attempts + 1,
+            started_at=now,
+            updated_at=now,
+        )
+        .returning(Job)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
 def _owned(job_id: str, owner: str) -> Any:
     return and_(Job.id == job_id, Job.status == "running", Job.lease_owner == owner)
 
