@@ -87,6 +87,7 @@ def job_context(session: Session, viewer: Viewer, job_id: str) -> dict[str, Any]
         "view": view,
         "mark_kind": kind,
         "marks": rows,
+        "mark_problems": any(row.problem for row in rows),
         "deliveries": deliveries,
         "producer": producer_name(session, job.producer_id),
         "live": job.status not in FINAL_STATUSES or pending,

@@ -205,3 +205,15 @@ def render_console_overlay(db: Database, blobs: BlobStore, job_id: str, position
     out = io.BytesIO()
     draw_marks(image, marks).save(out, format="PNG", compress_level=3)
     return out.getvalue()
+
+
+def unreadable_image(reason: str) -> bytes:
+    """A grey PNG saying why the stored image cannot be shown."""
+    image = PILImage.new("RGB", (640, 160), (236, 238, 242))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=18)
+    draw.text((20, 50), "This image cannot be shown:", (85, 93, 107), font)
+    draw.text((20, 84), reason[:70], (180, 35, 24), font)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

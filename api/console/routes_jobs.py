@@ -11,9 +11,10 @@ from api.console.auth import CSRF_FIELD, ConsoleError, check_csrf
 from api.console.deps import PREFIX, ConsoleDep, SessionDep, ViewerDep, is_fragment
 from api.console.filters import read_query
 from api.console.job_page import job_context, visible_delivery, visible_job
-from api.console.overlay import NoStoredImage, render_console_overlay
+from api.console.overlay import NoStoredImage, render_console_overlay, unreadable_image
 from api.console.render import page
 from api.paging import encode_cursor
+from imagejobs.core.imageinfo import ImageRejected
 from imagejobs.core.jobspec import FINAL_STATUSES, JOB_STATUSES, TASKS
 from imagejobs.store.blobs import BlobNotFound
 from imagejobs.store.console_queries import JobRow, console_jobs
@@ -98,6 +99,8 @@ def overlay_png(console: ConsoleDep, viewer: ViewerDep, job_id: str, position: i
         png = render_console_overlay(console.runtime.db, console.runtime.blobs, job_id, position)
     except (NoStoredImage, BlobNotFound) as exc:
         raise ConsoleError(404, str(exc)) from None
+    except ImageRejected as exc:  # stored, but it does not decode (the job failed on it)
+        png = unreadable_image(str(exc))
     # A finished job's overlay never changes (the page asks with its status in the URL).
     cache = "private, max-age=86400" if final else "no-store"
     return Response(png, media_type="image/png", headers={"Cache-Control": cache})

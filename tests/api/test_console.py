@@ -282,3 +282,15 @@ def test_next_only_leads_inside_the_console() -> None:
     assert safe_next("/console/jobs/abc") == "/console/jobs/abc"
     for target in ("https://evil.example/", "//evil.example", "/v1/jobs", "/console/\\evil", None):
         assert safe_next(target) == "/console/jobs"
+
+
+def test_an_image_that_does_not_decode_is_shown_as_a_notice(
+    browser: TestClient, runtime: Runtime, producer: NewKey
+) -> None:
+    spec = JobSpec(task="detect")
+    broken = ImageInput(data=png()[:60], filename="broken.png")
+    job_id = submit_job(runtime, spec, [broken], producer_id=producer.producer.id, enqueue=False)
+    signed_in(browser, producer)
+    answer = browser.get(f"/console/jobs/{job_id.job_id}/images/0/overlay.png")
+    assert answer.status_code == 200 and answer.content.startswith(b"\x89PNG")
+    assert browser.get(f"/console/jobs/{job_id.job_id}/images/1/overlay.png").status_code == 404
