@@ -184,24 +184,6 @@ class Settings(BaseSettings):
 
     # ---------------------------------------------------------------- Flower's history
 
-    # Flower's history (its persistent mode) ------------------------------------------------
-    # The state file (dbm may add a suffix); unset: flower/flower.db under the data folder.
-    # It is saved every flower_save_interval_s and when Flower stops: a killed Flower loses at
-    # most that much of its task list.
-    flower_db: Path | None = None
-    flower_save_interval_s: float = Field(default=5.0, ge=0.1, le=86_400)
-
-    @field_validator("flower_db")
-    @classmethod
-    def _absolute_flower_db(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser().resolve()
-
-    @property
-    def effective_flower_db(self) -> Path:
-        return self.flower_db or self.data_dir / "flower" / "flower.db"
-
-    # ---------------------------------------------------------------- Flower's history
-
     # Quota governance, shared by every worker through Redis (see README "Quota governance").
     # None: the broker's Redis when the broker is Redis, else governance is off.
     governance_redis_url: str | None = None
