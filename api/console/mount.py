@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from api.console import routes_auth, routes_jobs, routes_spend, routes_submit
 from api.console.auth import ConsoleError, Sessions, SignInRequired, viewer_of
@@ -44,5 +45,5 @@ async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConsoleError)
     console: Console = request.app.state.console
     data = console.sessions.read(request)
-    viewer = viewer_of(data, console.runtime, console.sessions)
+    viewer = await run_in_threadpool(viewer_of, data, console.runtime, console.sessions)
     return page(console.templates, request, "error.html", viewer, status_code=exc.status, error=exc)

@@ -100,41 +100,36 @@ def click(driver: Any, css: str) -> None:
     raise AssertionError(f"{css} kept being replaced")
 
 
-def test_sign_in_submit_a_detect_job_and_see_its_overlay(
-    driver: Any,
-    console_url: str,
-    producer: NewKey,
-    receiver: LocalHTTP,
-    screenshot_dir: Path,
-    tmp_path: Path,
-    fresh_emulator: None,
-) -> None:
+def sign_in_with(driver: Any, url: str, key: NewKey, shots: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    key = producer
-    image = tmp_path / "shapes.png"
-    image.write_bytes(scene_a().encode("PNG"))
-
-    driver.get(console_url + "/")
+    driver.get(url + "/")
     assert "/console/sign-in" in driver.current_url
-    shoot(driver, screenshot_dir, "sign-in.png")
+    shoot(driver, shots, "sign-in.png")
     driver.find_element(By.NAME, "api_key").send_keys(key.api_key)
     driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
     wait_until(lambda: driver.current_url.endswith("/console/jobs"), "the jobs list")
     assert key.producer.name in text_of(driver, "header.top .who")
 
-    driver.get(console_url + "/console/submit")
-    driver.find_element(By.CSS_SELECTOR, "input[name=task][value=detect]").click()
-    target = driver.find_element(By.NAME, "target")
-    assert target.is_displayed()  # the detect inputs show, the ask ones do not
-    assert not driver.find_element(By.NAME, "question").is_displayed()
-    driver.find_element(By.NAME, "images").send_keys(str(image))
-    driver.find_element(By.NAME, "webhook_url").send_keys(receiver.url("/hooks/imagejobs"))
-    shoot(driver, screenshot_dir, "submit.png")
-    driver.find_element(By.CSS_SELECTOR, "form.submit button[type=submit]").click()
 
+def submit_detect_job(driver: Any, url: str, image: Path, webhook: str, shots: Path) -> str:
+    """Fill in and send the submit form; returns the job id from the page it leads to."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/console/submit")
+    driver.find_element(By.CSS_SELECTOR, "input[name=task][value=detect]").click()
+    assert driver.find_element(By.NAME, "target").is_displayed()  # the detect inputs show,
+    assert not driver.find_element(By.NAME, "question").is_displayed()  # the ask ones do not
+    driver.find_element(By.NAME, "images").send_keys(str(image))
+    driver.find_element(By.NAME, "webhook_url").send_keys(webhook)
+    shoot(driver, shots, "submit.png")
+    driver.find_element(By.CSS_SELECTOR, "form.submit button[type=submit]").click()
     wait_until(lambda: "/console/jobs/" in driver.current_url, "the job page")
-    job_id = driver.current_url.rsplit("/", 1)[1]
+    return str(driver.current_url).rsplit("/", 1)[1]
+
+
+def check_results(driver: Any) -> None:
+    """The job finishes on the open page (no reload), its overlay loads, its boxes are listed."""
     driver.execute_script("window.sameDocument = true")  # gone if the page were reloaded
     status = wait_until(
         lambda: (s := text_of(driver, "h1 .status")) in ("succeeded", "failed", "canceled") and s,
@@ -142,7 +137,6 @@ def test_sign_in_submit_a_detect_job_and_see_its_overlay(
     )
     assert status == "succeeded", text_of(driver, ".alert")
     assert driver.execute_script("return window.sameDocument === true"), "the page was reloaded"
-
     natural = wait_until(
         lambda: driver.execute_script(
             "const i = document.querySelector('img.overlay'); return i && i.complete && "
@@ -156,8 +150,10 @@ def test_sign_in_submit_a_detect_job_and_see_its_overlay(
     assert "purple rectangle" in labels  # the tiny 8x8 one is found and listed
     assert text_of(driver, "table.usage tr.cost td:last-child").startswith("$")
 
-    # The webhook: refused once, then accepted (the page follows the delivery live); replaying
-    # it sends it a third time.
+
+def check_webhook_and_replay(driver: Any, receiver: LocalHTTP) -> None:
+    """Refused once, then accepted (the page follows the delivery live); Replay sends it a
+    third time and the page shows that attempt too."""
     wait_until(lambda: text_of(driver, ".delivery .status") == "succeeded", "the webhook")
     assert len(texts_of(driver, "table.attempts tbody tr")) == 2
     click(driver, ".delivery form button")
@@ -169,14 +165,33 @@ def test_sign_in_submit_a_detect_job_and_see_its_overlay(
         ),
         "the replay's attempt on the page",
     )
+
+
+def test_sign_in_submit_a_detect_job_and_see_its_overlay(
+    driver: Any,
+    console_url: str,
+    producer: NewKey,
+    receiver: LocalHTTP,
+    screenshot_dir: Path,
+    tmp_path: Path,
+    fresh_emulator: None,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    image = tmp_path / "shapes.png"
+    image.write_bytes(scene_a().encode("PNG"))
+    sign_in_with(driver, console_url, producer, screenshot_dir)
+    webhook = receiver.url("/hooks/imagejobs")
+    job_id = submit_detect_job(driver, console_url, image, webhook, screenshot_dir)
+    check_results(driver)
+    check_webhook_and_replay(driver, receiver)
     shoot(driver, screenshot_dir, "job.png")
 
     driver.get(console_url + "/console/jobs")
     listed = driver.find_element(By.CSS_SELECTOR, f"a[href='/console/jobs/{job_id}']")
-    row = listed.find_element(By.XPATH, "./ancestor::tr")
-    assert "succeeded" in row.text
+    assert "succeeded" in listed.find_element(By.XPATH, "./ancestor::tr").text
     shoot(driver, screenshot_dir, "jobs.png")
 
     driver.get(console_url + "/console/spend")
-    assert "1" in text_of(driver, "table.spend tbody tr td:nth-child(2)")
+    assert text_of(driver, "table.spend tbody tr td:nth-child(2)") == "1"
     shoot(driver, screenshot_dir, "spend.png")
