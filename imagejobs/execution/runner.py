@@ -38,7 +38,7 @@ from imagejobs.execution.scheduler import pick_job, producer_of
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.observability.metrics import observe_job_end, observe_lease_takeover
 from imagejobs.runtime import Runtime
-from imagejobs.store.images import job_images, record_facts, record_sent
+from imagejobs.store.images import job_images, record_facts, record_sent_all
 from imagejobs.store.jobs import claim_job_noting_takeover, finish_job, schedule_retry
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
@@ -320,6 +320,7 @@ class JobRun:
 
     def _record(self, session: Session) -> None:
         """Write each image's facts and how it was sent, and the token usage."""
+        sent = []
         for index, image in enumerate(self.images):
             facts = image.facts()
             if facts is not None:  # first time this content is seen
@@ -327,7 +328,8 @@ class JobRun:
             transport, file_id = (
                 self.transports[index] if index < len(self.transports) else (None, None)
             )
-            record_sent(session, self.job.id, image.as_sent(transport, file_id))
+            sent.append(image.as_sent(transport, file_id))
+        record_sent_all(session, self.job.id, sent)
         self._write_usage(session)
 
     def _write_usage(self, session: Session) -> None:

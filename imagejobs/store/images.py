@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from imagejobs.store.models import Image, JobImage
@@ -72,16 +72,33 @@ def record_facts(session: Session, sha256: str, facts: ImageFacts) -> None:
     )
 
 
-def record_sent(session: Session, job_id: str, sent: SentImage) -> None:
+def record_sent_all(session: Session, job_id: str, sent: list[SentImage]) -> None:
+    """How each image went (one executemany for all of the job's images)."""
+    if not sent:
+        return
+    table: Table = JobImage.__table__  # type: ignore[assignment]
     session.execute(
-        update(JobImage)
-        .where(JobImage.job_id == job_id, JobImage.position == sent.position)
+        update(table)
+        .where(table.c.job_id == bindparam("b_job_id"), table.c.position == bindparam("b_position"))
         .values(
-            sent_width=sent.sent_width,
-            sent_height=sent.sent_height,
-            sent_bytes=sent.sent_bytes,
-            tokens_estimated=sent.tokens_estimated,
-            transport=sent.transport,
-            uploaded_file_id=sent.uploaded_file_id,
-        )
+            sent_width=bindparam("sent_width"),
+            sent_height=bindparam("sent_height"),
+            sent_bytes=bindparam("sent_bytes"),
+            tokens_estimated=bindparam("tokens_estimated"),
+            transport=bindparam("transport"),
+            uploaded_file_id=bindparam("uploaded_file_id"),
+        ),
+        [
+            {
+                "b_job_id": job_id,
+                "b_position": one.position,
+                "sent_width": one.sent_width,
+                "sent_height": one.sent_height,
+                "sent_bytes": one.sent_bytes,
+                "tokens_estimated": one.tokens_estimated,
+                "transport": one.transport,
+                "uploaded_file_id": one.uploaded_file_id,
+            }
+            for one in sent
+        ],
     )

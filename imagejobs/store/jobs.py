@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from imagejobs.core.jobspec import JobSpec
@@ -23,6 +23,17 @@ from imagejobs.store.models import (
     utcnow,
 )
 from imagejobs.store.outbox import add_webhook_event
+
+JOBS: Table = Job.__table__  # type: ignore[assignment]
+J = JOBS.c
+# (attribute, column) of each mapped column: a claimed row becomes a Job without the ORM's
+# statement machinery (the hot path), detached, with every column loaded.
+_ATTRIBUTES = [(attr.key, attr.columns[0].key) for attr in Job.__mapper__.column_attrs]
+
+
+def _job_from_row(row: Any) -> Job:
+    values = row._mapping
+    return Job(**{key: values[column] for key, column in _ATTRIBUTES})
 
 
 @dataclass(frozen=True)
@@ -134,25 +145,25 @@ def claim_job(
     now = now or utcnow()
     claimable = or_(
         and_(
-            Job.status == "queued",
-            or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now),
+            J.status == "queued",
+            or_(J.next_attempt_at.is_(None), J.next_attempt_at <= now),
         ),
-        and_(Job.status == "running", Job.lease_expires_at < now),
+        and_(J.status == "running", J.lease_expires_at < now),
     )
-    return session.scalars(
-        update(Job)
-        .where(Job.id == job_id, claimable)
+    row = session.execute(
+        update(JOBS)
+        .where(J.id == job_id, claimable)
         .values(
             status="running",
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=lease_s),
-            attempts=Job.attempts + 1,
+            attempts=J.attempts + 1,
             started_at=now,
             updated_at=now,
         )
-        .returning(Job)
-        .execution_options(populate_existing=True)
+        .returning(*JOBS.c)
     ).first()
+    return _job_from_row(row) if row is not None else None
 
 
 @dataclass(frozen=True)
@@ -167,13 +178,11 @@ def claim_job_noting_takeover(
     """:func:`claim_job`, saying whether it took over an expired lease: the usual case (a
     queued job) is one statement; only when that finds nothing is an expired lease tried."""
     now = now or utcnow()
-    queued = and_(
-        Job.status == "queued", or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now)
-    )
+    queued = and_(J.status == "queued", or_(J.next_attempt_at.is_(None), J.next_attempt_at <= now))
     job = _claim_where(session, job_id, owner, queued, lease_s=lease_s, now=now)
     if job is not None:
         return Claim(job, False)
-    expired = and_(Job.status == "running", Job.lease_expires_at < now)
+    expired = and_(J.status == "running", J.lease_expires_at < now)
     job = _claim_where(session, job_id, owner, expired, lease_s=lease_s, now=now)
     return Claim(job, True) if job is not None else None
 
@@ -181,33 +190,32 @@ def claim_job_noting_takeover(
 def _claim_where(
     session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
 ) -> Job | None:
-    return session.scalars(
-        update(Job)
-        .where(Job.id == job_id, claimable)
+    row = session.execute(
+        update(JOBS)
+        .where(J.id == job_id, claimable)
         .values(
             status="running",
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=lease_s),
-            attempts=Job.attempts + 1,
+            attempts=J.attempts + 1,
             started_at=now,
             updated_at=now,
         )
-        .returning(Job)
-        .execution_options(populate_existing=True)
+        .returning(*JOBS.c)
     ).first()
+    return _job_from_row(row) if row is not None else None
 
 
 def _owned(job_id: str, owner: str) -> Any:
-    return and_(Job.id == job_id, Job.status == "running", Job.lease_owner == owner)
+    return and_(J.id == job_id, J.status == "running", J.lease_owner == owner)
 
 
 def extend_lease(session: Session, job_id: str, owner: str, *, lease_s: float) -> bool:
     now = utcnow()
     result = session.execute(
-        update(Job)
+        update(JOBS)
         .where(_owned(job_id, owner))
         .values(lease_expires_at=now + timedelta(seconds=lease_s))
-        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -215,7 +223,7 @@ def extend_lease(session: Session, job_id: str, owner: str, *, lease_s: float) -
 def still_owned(session: Session, job_id: str, owner: str) -> bool:
     """True while ``owner`` holds the lease and nobody asked to cancel."""
     row = session.execute(
-        select(Job.cancel_requested).where(_owned(job_id, owner)).with_for_update()
+        select(J.cancel_requested).where(_owned(job_id, owner)).with_for_update()
     ).first()
     return row is not None and not row[0]
 
@@ -240,9 +248,9 @@ def schedule_retry(
     """
     now = utcnow()
     parked = delay_s > park_after_s
-    refund = {"attempts": Job.attempts - 1} if refund_attempt else {}
+    refund = {"attempts": J.attempts - 1} if refund_attempt else {}
     result = session.execute(
-        update(Job)
+        update(JOBS)
         .where(_owned(job_id, owner))
         .values(
             **refund,
@@ -255,7 +263,6 @@ def schedule_retry(
             error_message=error_message,
             updated_at=now,
         )
-        .execution_options(synchronize_session=False)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
@@ -286,11 +293,11 @@ def finish_job(
     """
     assert status in FINAL_STATUSES
     now = utcnow()
-    guard = _owned(job.id, owner) if owner else and_(Job.id == job.id, Job.status == "queued")
+    guard = _owned(job.id, owner) if owner else and_(J.id == job.id, J.status == "queued")
     if unless_canceled:
-        guard = and_(guard, Job.cancel_requested.is_(False))
+        guard = and_(guard, J.cancel_requested.is_(False))
     result = session.execute(
-        update(Job)
+        update(JOBS)
         .where(guard)
         .values(
             status=status,
@@ -303,7 +310,6 @@ def finish_job(
             updated_at=now,
             **(record or {}),
         )
-        .execution_options(synchronize_session=False)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return Finished(changed=False)
@@ -383,10 +389,9 @@ def mark_enqueued(session: Session, job_ids: list[str], *, now: datetime | None 
     if not job_ids:
         return 0
     result = session.execute(
-        update(Job)
-        .where(Job.id.in_(job_ids), Job.status == "queued")
+        update(JOBS)
+        .where(J.id.in_(job_ids), J.status == "queued")
         .values(enqueued_at=now or utcnow())
-        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
