@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from imagejobs.core.cache_key import result_cache_key
 from imagejobs.core.outcome import Outcome
 from imagejobs.core.times import utcnow
@@ -25,9 +27,32 @@ class Reuse:
 
 
 def look_up(runtime: Runtime, job: Job, image_sha256s: list[str]) -> Reuse:
+    """The cache's answer for ``job`` (in a session of its own)."""
+    if not _may_answer(runtime, job):
+        return Reuse(cache_key(job, image_sha256s))
+    with runtime.db.session() as session:
+        return look_up_in(session, runtime, job, image_sha256s)
+
+
+def look_up_in(session: Session, runtime: Runtime, job: Job, image_sha256s: list[str]) -> Reuse:
+    """The cache's answer for ``job``, read in the caller's ``session`` (the claim's)."""
+    key = cache_key(job, image_sha256s)
+    if key is None or not _may_answer(runtime, job):
+        return Reuse(key)
+    since = utcnow() - timedelta(seconds=runtime.governor.config.cache_ttl_s)
+    source = find_cached(session, key, since=since, not_job=job.id)
+    outcome = read_outcome(session, source) if source else None
+    if source is None or outcome is None:
+        return Reuse(key)
+    log.info("job %s: answered from the result cache (job %s)", job.id, source)
+    return Reuse(key, source, outcome)
+
+
+def cache_key(job: Job, image_sha256s: list[str]) -> str | None:
+    """The job's cache key (None while an image's content is unknown)."""
     params = {k: v for k, v in (job.params or {}).items() if not k.startswith("_")}
     try:
-        key = result_cache_key(
+        return result_cache_key(
             image_sha256s=image_sha256s,
             task=job.task,
             params=params,
@@ -35,15 +60,8 @@ def look_up(runtime: Runtime, job: Job, image_sha256s: list[str]) -> Reuse:
             options=job.options or {},
         )
     except ValueError:
-        return Reuse(None)
-    ttl = runtime.governor.config.cache_ttl_s
-    if not ttl or not job.use_cache:
-        return Reuse(key)
-    since = utcnow() - timedelta(seconds=ttl)
-    with runtime.db.session() as session:
-        source = find_cached(session, key, since=since, not_job=job.id)
-        outcome = read_outcome(session, source) if source else None
-    if source is None or outcome is None:
-        return Reuse(key)
-    log.info("job %s: answered from the result cache (job %s)", job.id, source)
-    return Reuse(key, source, outcome)
+        return None
+
+
+def _may_answer(runtime: Runtime, job: Job) -> bool:
+    return bool(runtime.governor.config.cache_ttl_s) and job.use_cache

@@ -33,7 +33,7 @@ from imagejobs.execution.failures import JobFailed, LeaseLost
 from imagejobs.execution.governor import BudgetExceeded, Deferred
 from imagejobs.execution.images import LoadedImage, load_image, send_parts
 from imagejobs.execution.lease import Lease
-from imagejobs.execution.result_reuse import look_up
+from imagejobs.execution.result_reuse import Reuse, look_up, look_up_in
 from imagejobs.execution.scheduler import pick_job, producer_of
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.observability.metrics import observe_job_end, observe_lease_takeover
@@ -72,6 +72,9 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
             return Ended("skipped", job_id=chosen)
         job = claim.job
         rows = job_images(session, job.id)
+        known = [row.sha256 for row, _ in rows if row.sha256]
+        # Every image's content is known: the result cache is asked in the claim's transaction.
+        reuse = look_up_in(session, runtime, job, known) if len(known) == len(rows) else None
         producer = producer_of(session, job.producer_id)
         started = None
         if job.attempts == 1:  # once: an attempt that waited for quota is given back
@@ -85,7 +88,7 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
         runtime.queue.enqueue_delivery(started_id)
     if picker is not None:
         picker.claimed(producer)
-    attempt = JobRun(runtime, job, producer=producer)
+    attempt = JobRun(runtime, job, producer=producer, reuse=reuse)
     status = attempt.run(rows)
     if attempt.delivery_id is not None:
         runtime.queue.enqueue_delivery(attempt.delivery_id)
@@ -95,7 +98,9 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
 
 
 class JobRun:
-    def __init__(self, runtime: Runtime, job: Job, *, producer: str = "-") -> None:
+    def __init__(
+        self, runtime: Runtime, job: Job, *, producer: str = "-", reuse: Reuse | None = None
+    ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.db = runtime.db
@@ -109,6 +114,7 @@ class JobRun:
         self.transports: list[tuple[str, str | None]] = []
         self.error: tuple[str, str] | None = None  # the code and message the job failed with
         self.delivery_id: str | None = None  # the outbox row of the final event, once written
+        self.reuse = reuse  # the result cache's answer, when the claim could ask already
         self.cache_key: str | None = None
         self.cached_from: str | None = None
 
@@ -350,9 +356,8 @@ class JobRun:
     def _execute(self, rows: list[tuple[JobImage, str | None]]) -> Outcome:
         job = self.job
         params = job.params or {}
-        known = [row.sha256 for row, _ in rows if row.sha256]
-        reuse = look_up(self.runtime, job, known) if len(known) == len(rows) else None
-        if reuse is not None:  # every image's content is known: the cache is asked first
+        reuse = self.reuse
+        if reuse is not None:  # every image's content was known: the claim asked the cache
             self.cache_key = reuse.cache_key
             if reuse.outcome is not None:
                 self.cached_from = reuse.source
