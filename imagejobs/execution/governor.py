@@ -129,6 +129,12 @@ class Governor:
                             project, model, "reserved", "wait", decision.start_in_s
                         )
                         self.sleep(decision.start_in_s)
+                        if not permit.probe:  # the breaker may have opened while it waited
+                            permit = self.breaker.allow(project, model)
+                            if not permit.allowed:
+                                self.limiter.release(decision, 0)
+                                waits.append((permit.retry_after_s, "breaker_open", model))
+                                continue
                     return Admission(model, decision, permit.probe)
                 if permit.probe:  # the probe slot is not used: let another worker probe
                     self.breaker.give_back_probe(project, model)
