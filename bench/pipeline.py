@@ -11,6 +11,10 @@ Two measurements, each printed with the figures it is made of (ratios measured i
     .venv/bin/python bench/pipeline.py --jobs 600 --concurrency 200 --latency 2
 
 Needs Postgres on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (scripts/test.sh starts them).
+
+bench/perf.py prints every figure of issue 12's goals with its anchor (CPU per job against a
+no-op task and a direct SDK call, calls in flight and RSS at 10 s latency, memory of a large
+job, the profile of run_job).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ os.environ.update(
         "IMAGEJOBS_BROKER_URL": BENCH_BROKER_URL,
         "IMAGEJOBS_BLOB_DIR": str(_tmp / "blobs"),
         "IMAGEJOBS_DATA_DIR": str(_tmp / "data"),
+        # Every job of a batch has the same image: without this they are answered from the
+        # result cache instead of calling Gemini.
+        "IMAGEJOBS_RESULT_CACHE_TTL_S": "0",
     }
 )
 
