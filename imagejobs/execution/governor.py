@@ -66,6 +66,7 @@ class Admission:
     model: str
     grant: Grant | None = None
     probe: bool = False
+    clean: bool = False  # the breaker was closed with no recent failures when admitted
 
 
 def call_outcome(exc: GeminiCallError) -> str:
@@ -119,7 +120,7 @@ class Governor:
                     waits.append((permit.retry_after_s, "breaker_open", model))
                     continue
                 if not self.is_limited(model):
-                    return Admission(model, None, permit.probe)
+                    return Admission(model, None, permit.probe, permit.clean)
                 decision = self.limiter.try_acquire(
                     project, model, tokens, horizon_s=self.config.wait_s
                 )
@@ -135,7 +136,7 @@ class Governor:
                                 self.limiter.release(decision, 0)
                                 waits.append((permit.retry_after_s, "breaker_open", model))
                                 continue
-                    return Admission(model, decision, permit.probe)
+                    return Admission(model, decision, permit.probe, permit.clean)
                 if permit.probe:  # the probe slot is not used: let another worker probe
                     self.breaker.give_back_probe(project, model)
                 waits.append((decision.retry_after_s, decision.reason, model))
@@ -160,6 +161,8 @@ class Governor:
         try:
             if admission.grant is not None and self.limiter is not None:
                 self.limiter.release(admission.grant, billed_prompt_tokens)
+            if outcome == "success" and admission.clean:
+                return  # the hot path: a success on a clean closed breaker changes nothing
             state = self.breaker.record(
                 self.config.project, admission.model, outcome, probe=admission.probe
             )

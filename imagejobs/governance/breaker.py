@@ -16,7 +16,7 @@ info); :meth:`SharedBreaker.snapshot` lists every breaker that is not plainly cl
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -38,6 +38,8 @@ class Permit:
     probe: bool
     state: str
     retry_after_s: float = 0.0  # when not allowed: until the next probe slot
+    # Closed with no recent failures, so a success would change nothing (not compared).
+    clean: bool = field(default=False, compare=False)
 
 
 class SharedBreaker:
@@ -52,7 +54,7 @@ class SharedBreaker:
         state_key, probe_key = self._keys(project, model)
         state = BreakerState.from_json(self.client.get(state_key))
         if state.state == "closed":
-            return Permit(True, False, "closed")
+            return Permit(True, False, "closed", clean=not state.failures)
         interval_ms = int(self.policy.probe_interval_s * 1000)
         if self.client.set(probe_key, "1", nx=True, px=interval_ms):
             return Permit(True, True, state.state)
