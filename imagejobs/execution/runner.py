@@ -38,7 +38,7 @@ from imagejobs.execution.scheduler import pick_job, producer_of
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.observability.metrics import observe_job_end, observe_lease_takeover
 from imagejobs.runtime import Runtime
-from imagejobs.store.images import job_images, record_facts, record_sent_all
+from imagejobs.store.images import record_facts, record_sent_all
 from imagejobs.store.jobs import claim_job_noting_takeover, finish_job, schedule_retry
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
@@ -64,14 +64,15 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
     :mod:`imagejobs.execution.scheduler`). Returns how it ended (for the task, logs, tests)."""
     chosen, picker = pick_job(runtime, job_id)
     with runtime.db.session() as session:
-        claim = claim_job_noting_takeover(
-            session, chosen, runtime.owner, lease_s=runtime.settings.lease_s
-        )
+        lease_s = runtime.settings.lease_s
+        claim = claim_job_noting_takeover(session, chosen, runtime.owner, lease_s=lease_s)
+        if claim is None and chosen != job_id:  # the fair pick went elsewhere: the own job
+            chosen, picker = job_id, None
+            claim = claim_job_noting_takeover(session, chosen, runtime.owner, lease_s=lease_s)
         if claim is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", chosen)
             return Ended("skipped", job_id=chosen)
-        job = claim.job
-        rows = job_images(session, job.id)
+        job, rows = claim.job, claim.images
         known = [row.sha256 for row, _ in rows if row.sha256]
         # Every image's content is known: the result cache is asked in the claim's transaction.
         reuse = look_up_in(session, runtime, job, known) if len(known) == len(rows) else None

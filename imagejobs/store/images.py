@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from imagejobs.store.models import Image, JobImage
+from imagejobs.store.models import Image, JobImage, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,22 @@ def job_images(session: Session, job_id: str) -> list[tuple[JobImage, str | None
     return [(image, mime) for image, mime in rows]
 
 
+def add_contents(session: Session, sizes: dict[str, int]) -> None:
+    """Content rows for these sha256s (with their sizes) where there are none yet. Two jobs of
+    one new image may be submitted at once: the second insert finds the row and leaves it."""
+    if not sizes:
+        return
+    table: Table = Image.__table__  # type: ignore[assignment]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    rows = [
+        {"sha256": sha, "size_bytes": size, "created_at": utcnow()} for sha, size in sizes.items()
+    ]
+    session.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["sha256"]), rows)
+
+
 def record_fetched(session: Session, job_id: str, position: int, sha256: str, size: int) -> None:
     """A URL image was downloaded and stored: the content row (if new) and the job's image."""
-    if session.get(Image, sha256) is None:
-        session.add(Image(sha256=sha256, size_bytes=size))
-        session.flush()
+    add_contents(session, {sha256: size})
     session.execute(
         update(JobImage)
         .where(JobImage.job_id == job_id, JobImage.position == position)

@@ -14,6 +14,7 @@ from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from imagejobs.core.jobspec import JobSpec
+from imagejobs.store.images import add_contents, job_images
 from imagejobs.store.models import (
     FINAL_STATUSES,
     Image,
@@ -29,6 +30,7 @@ J = JOBS.c
 # (attribute, column) of each mapped column: a claimed row becomes a Job without the ORM's
 # statement machinery (the hot path), detached, with every column loaded.
 _ATTRIBUTES = [(attr.key, attr.columns[0].key) for attr in Job.__mapper__.column_attrs]
+_IMAGE_ATTRIBUTES = [(attr.key, attr.columns[0].key) for attr in JobImage.__mapper__.column_attrs]
 
 
 def _job_from_row(row: Any) -> Job:
@@ -99,16 +101,9 @@ def create_job(
         enqueued_at=utcnow() if will_enqueue else None,
     )
     session.add(job)
-    known = {
-        sha
-        for sha in session.scalars(
-            select(Image.sha256).where(Image.sha256.in_({i.sha256 for i in images if i.sha256}))
-        )
-    }
+    new_contents = {i.sha256: i.size_bytes or 0 for i in images if i.sha256}
+    add_contents(session, new_contents)  # before the job's images, which refer to them
     for position, image in enumerate(images):
-        if image.sha256 and image.sha256 not in known:
-            session.add(Image(sha256=image.sha256, size_bytes=image.size_bytes or 0))
-            known.add(image.sha256)
         session.add(
             JobImage(
                 job_id=job.id,
@@ -144,53 +139,73 @@ def claim_job(
     """
     now = now or utcnow()
     claimable = or_(
-        and_(
-            J.status == "queued",
-            or_(J.next_attempt_at.is_(None), J.next_attempt_at <= now),
-        ),
+        and_(J.status == "queued", or_(J.next_attempt_at.is_(None), J.next_attempt_at <= now)),
         and_(J.status == "running", J.lease_expires_at < now),
     )
-    row = session.execute(
-        update(JOBS)
-        .where(J.id == job_id, claimable)
-        .values(
-            status="running",
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_s),
-            attempts=J.attempts + 1,
-            started_at=now,
-            updated_at=now,
-        )
-        .returning(*JOBS.c)
-    ).first()
-    return _job_from_row(row) if row is not None else None
+    return _claim_where(session, job_id, owner, claimable, lease_s=lease_s, now=now)
 
 
 @dataclass(frozen=True)
 class Claim:
     job: Job
     took_over: bool  # the job was running under a lease that had expired (a worker died)
+    images: list[tuple[JobImage, str | None]]  # its images in order, each with its known mime
 
 
 def claim_job_noting_takeover(
     session: Session, job_id: str, owner: str, *, lease_s: float, now: datetime | None = None
 ) -> Claim | None:
-    """:func:`claim_job`, saying whether it took over an expired lease: the usual case (a
-    queued job) is one statement; only when that finds nothing is an expired lease tried."""
+    """:func:`claim_job` with the job's images, saying whether it took over an expired lease.
+
+    The usual case (a queued job) is one round trip on Postgres: the claiming UPDATE and the
+    images' SELECT in one statement; only when that claims nothing is an expired lease tried.
+    """
     now = now or utcnow()
     queued = and_(J.status == "queued", or_(J.next_attempt_at.is_(None), J.next_attempt_at <= now))
-    job = _claim_where(session, job_id, owner, queued, lease_s=lease_s, now=now)
-    if job is not None:
-        return Claim(job, False)
+    claim = _claim_with_images(session, job_id, owner, queued, lease_s=lease_s, now=now)
+    if claim is not None:
+        return claim
     expired = and_(J.status == "running", J.lease_expires_at < now)
-    job = _claim_where(session, job_id, owner, expired, lease_s=lease_s, now=now)
-    return Claim(job, True) if job is not None else None
+    claim = _claim_with_images(session, job_id, owner, expired, lease_s=lease_s, now=now)
+    return Claim(claim.job, True, claim.images) if claim is not None else None
 
 
-def _claim_where(
+def _claim_with_images(
     session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
-) -> Job | None:
-    row = session.execute(
+) -> Claim | None:
+    if session.get_bind().dialect.name != "postgresql":  # SQLite: no UPDATE in a CTE
+        job = _claim_where(session, job_id, owner, claimable, lease_s=lease_s, now=now)
+        return Claim(job, False, job_images(session, job_id)) if job is not None else None
+    claimed = _claim_statement(job_id, owner, claimable, lease_s=lease_s, now=now).cte("claimed")
+    images: Table = JobImage.__table__  # type: ignore[assignment]
+    contents: Table = Image.__table__  # type: ignore[assignment]
+    rows = session.execute(
+        select(claimed, *(c.label(f"ji_{c.key}") for c in images.c), contents.c.mime)
+        .select_from(
+            claimed.outerjoin(images, images.c.job_id == claimed.c.id).outerjoin(
+                contents, contents.c.sha256 == images.c.sha256
+            )
+        )
+        .order_by(images.c.position)
+    ).all()
+    if not rows:
+        return None
+    job = _job_from_row(rows[0])
+    found = [
+        (_image_from_row(row), row.mime) for row in rows if row._mapping["ji_job_id"] is not None
+    ]
+    return Claim(job, False, found)
+
+
+def _image_from_row(row: Any) -> JobImage:
+    values = row._mapping
+    return JobImage(**{key: values[f"ji_{column}"] for key, column in _IMAGE_ATTRIBUTES})
+
+
+def _claim_statement(
+    job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
+) -> Any:
+    return (
         update(JOBS)
         .where(J.id == job_id, claimable)
         .values(
@@ -202,6 +217,14 @@ def _claim_where(
             updated_at=now,
         )
         .returning(*JOBS.c)
+    )
+
+
+def _claim_where(
+    session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
+) -> Job | None:
+    row = session.execute(
+        _claim_statement(job_id, owner, claimable, lease_s=lease_s, now=now)
     ).first()
     return _job_from_row(row) if row is not None else None
 

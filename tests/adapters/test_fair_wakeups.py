@@ -4,9 +4,8 @@ the same job) must not be lost; its own job still has to run.
 
 Found by bench/quota.py (fairness part): under two producers a wake-up ended ``skipped`` when
 its picked job had just been claimed elsewhere, and the message's own job was left queued with
-no message until the sweeper's stale re-send (``max(IMAGEJOBS_LEASE_S, 60 s)`` later). Marked
-``xfail(strict=True)`` until the runner falls back to the message's own job; remove the mark
-then.
+no message until the sweeper's stale re-send (``max(IMAGEJOBS_LEASE_S, 60 s)`` later). The
+runner now falls back to the message's own job.
 """
 
 from __future__ import annotations
@@ -60,10 +59,6 @@ def job_of(runtime: Runtime, producer: str, prompt: str) -> str:
     ).job_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_job ends 'skipped' when its fair pick was claimed elsewhere (see the docstring)",
-)
 def test_a_wake_up_whose_pick_was_taken_runs_its_own_job(
     runtime: Runtime, fair_db: str, monkeypatch: Any
 ) -> None:

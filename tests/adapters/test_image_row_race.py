@@ -5,8 +5,8 @@ Found by bench/quota.py (cache part, jobs over a few images submitted by several
 doing so for the same new sha256 both insert, and the second fails on the images table's
 primary key (``UniqueViolation``), so ``submit_job`` raises and the API answers 500. Made
 deterministic here: the second transaction's insert is seen waiting on the first's row lock
-before the first commits. Marked ``xfail(strict=True)`` until the insert tolerates the row
-being there (e.g. ``INSERT … ON CONFLICT DO NOTHING``); remove the mark then.
+before the first commits. The insert now tolerates the row being there (``INSERT … ON
+CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ def waiting_on_a_lock(url: str) -> bool:
     return bool(row and row[0])
 
 
-@pytest.mark.xfail(strict=True, reason="create_job's image insert races (see the docstring)")
 def test_two_jobs_with_one_new_image_committed_at_once_are_both_stored(race_db: str) -> None:
     sha = hashlib.sha256(secrets.token_bytes(16)).hexdigest()
     image = [NewImage(sha256=sha, size_bytes=10, filename="same.png")]
