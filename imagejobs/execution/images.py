@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from imagejobs.core.imageinfo import (
     ImageInfo,
     ImageRejected,
-    PreparedImage,
     inspect_image,
     prepare_for_send,
 )
@@ -27,14 +26,22 @@ from imagejobs.store.models import Job, JobImage
 
 @dataclass
 class LoadedImage:
+    """A checked image and what will be sent for it. The bytes to send are held only while
+    :meth:`release` was not called: a job of thousands of images keeps a bounded amount in
+    memory and reads an image's bytes back from the blob store when it is sent."""
+
     position: int
     sha256: str
     label: str  # how error messages name the image
     info: ImageInfo
-    sent: PreparedImage
+    sent_mime: str
+    sent_width: int
+    sent_height: int
+    sent_size: int
     sent_sha256: str
     tokens: int
     known_mime: str | None  # what the images table already knew
+    held: bytes | None = None  # the bytes to send, while held
 
     def facts(self) -> ImageFacts | None:
         """The content's facts to write, when the images table did not know them yet."""
@@ -44,10 +51,28 @@ class LoadedImage:
         return ImageFacts(info.mime, info.width, info.height, info.orientation, info.size_bytes)
 
     def as_sent(self, transport: str | None, file_id: str | None) -> SentImage:
-        sent = self.sent
         return SentImage(
-            self.position, sent.width, sent.height, len(sent.data), self.tokens, transport, file_id
+            self.position,
+            self.sent_width,
+            self.sent_height,
+            self.sent_size,
+            self.tokens,
+            transport,
+            file_id,
         )
+
+    def data(self, runtime: Runtime) -> bytes:
+        """The bytes to send: held, or read back from the blob store."""
+        if self.held is not None:
+            return self.held
+        return runtime.blobs.get(self.sent_sha256)
+
+    def release(self, runtime: Runtime | None = None) -> None:
+        """Stop holding the bytes. With ``runtime`` they can be read back: rotated or
+        downscaled bytes are stored in the blob store first (the original ones are there)."""
+        if runtime is not None and self.held is not None and self.sent_sha256 != self.sha256:
+            runtime.blobs.put(self.held)
+        self.held = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +107,20 @@ def load_image(runtime: Runtime, job: Job, row: JobImage, known_mime: str | None
     sent_sha = sha if sent.data is data else sha256_hex(sent.data)
     resolution = (job.options or {}).get("media_resolution")
     tokens = image_tokens(job.model, sent.width, sent.height, resolution)
-    return LoadedImage(row.position, sha, label, info, sent, sent_sha, tokens, known_mime)
+    return LoadedImage(
+        row.position,
+        sha,
+        label,
+        info,
+        sent.mime,
+        sent.width,
+        sent.height,
+        len(sent.data),
+        sent_sha,
+        tokens,
+        known_mime,
+        sent.data,
+    )
 
 
 def fetch_image(runtime: Runtime, job_id: str, row: JobImage) -> str:
@@ -105,22 +143,40 @@ def fetch_image(runtime: Runtime, job_id: str, row: JobImage) -> str:
 def send_parts(runtime: Runtime, batch: list[LoadedImage], prompt_bytes: int) -> list[Part]:
     """Inline or Files API for each image of one call, uploading (or reusing) as needed."""
     plan = plan_transport(
-        [PartSize(image.sent_sha256, len(image.sent.data)) for image in batch],
+        [PartSize(image.sent_sha256, image.sent_size) for image in batch],
         prompt_bytes,
         runtime.settings.inline_limit_bytes,
     )
     parts: list[Part] = []
     for image in batch:
-        sent = image.sent
         if plan[image.sent_sha256] == "inline":
-            parts.append(Part(InlineImage(sent.data, sent.mime), "inline", None))
+            parts.append(Part(InlineImage(image.data(runtime), image.sent_mime), "inline", None))
             continue
         uploaded = ensure_uploaded(
             runtime,
             image.sent_sha256,
-            sent.data,
-            sent.mime,
+            image.data(runtime),
+            image.sent_mime,
             display_name=f"imagejobs-{image.sent_sha256[:16]}",
         )
+        image.release()  # sent as a file reference: its bytes are not needed again
         parts.append(Part(FileImage(uploaded.uri, uploaded.mime), "file", uploaded.id))
     return parts
+
+
+def load_all(
+    runtime: Runtime, job: Job, rows: list[tuple[JobImage, str | None]]
+) -> list[LoadedImage]:
+    """Every image of the job checked (a corrupt one fails the job before anything is paid
+    for), holding at most ``IMAGEJOBS_INLINE_LIMIT_BYTES`` of their bytes: past that, an
+    image's bytes are let go once checked and read back from the blob store when sent."""
+    budget = runtime.settings.inline_limit_bytes
+    images: list[LoadedImage] = []
+    held = 0
+    for row, mime in rows:
+        image = load_image(runtime, job, row, mime)
+        held += image.sent_size
+        if held > budget:
+            image.release(runtime)
+        images.append(image)
+    return images

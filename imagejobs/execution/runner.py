@@ -31,7 +31,7 @@ from imagejobs.core.tokens import text_tokens
 from imagejobs.execution.calls import Calls
 from imagejobs.execution.failures import JobFailed, LeaseLost
 from imagejobs.execution.governor import BudgetExceeded, Deferred
-from imagejobs.execution.images import LoadedImage, load_image, send_parts
+from imagejobs.execution.images import LoadedImage, load_all, send_parts
 from imagejobs.execution.lease import Lease
 from imagejobs.execution.result_reuse import Reuse, look_up, look_up_in
 from imagejobs.execution.scheduler import pick_job, producer_of
@@ -364,7 +364,7 @@ class JobRun:
                 self.cached_from = reuse.source
                 return reuse.outcome
         self.calls.admit_first(len(rows))  # before any image is read: Deferred gives it back
-        images = [load_image(self.runtime, job, row, mime) for row, mime in rows]
+        images = load_all(self.runtime, job, rows)
         spec = build_prompt(
             job.task,
             prompt=params.get("prompt"),
@@ -388,15 +388,17 @@ class JobRun:
                 return reuse.outcome
         self.calls.reserve_budget(self.producer, self.estimated, len(batches))
         prompt_bytes = len(prompt_text.encode())
-        sends = [send_parts(self.runtime, batch, prompt_bytes) for batch in batches]  # uploads
-        self.transports = [(part.transport, part.file_id) for parts in sends for part in parts]
-
         outcomes = []
-        for number, (batch, parts) in enumerate(zip(batches, sends, strict=True)):
+        for number, batch in enumerate(batches):
             if number:  # the first call follows the claim at once; later ones renew the lease
                 self.lease.keep()
+            parts = send_parts(self.runtime, batch, prompt_bytes)  # inline, or uploaded
+            self.transports.extend((part.transport, part.file_id) for part in parts)
             tokens = sum(image.tokens for image in batch) + text_tokens(prompt_text)
             reply = self.calls.call([part.image for part in parts], spec, tokens)
+            del parts  # one call's images in memory at a time
+            for done in batch:
+                done.release()
             answer = Answer(reply.text, reply.finish_reason, reply.block_reason)
             first = batch[0]
             image = Upright(first.position, first.info.width, first.info.height)
