@@ -64,19 +64,34 @@ def submit(
     labels: Annotated[str | None, typer.Option(help="Comma-separated labels (classify)")] = None,
     model: Annotated[str | None, typer.Option()] = None,
     webhook_url: Annotated[str | None, typer.Option(help="Callback URL (with --api)")] = None,
+    fallback_model: Annotated[
+        list[str] | None,
+        typer.Option(help="A model to run on when the job's is overloaded (repeatable, in order)"),
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option(help="Let an equal earlier job's results answer (no call, no cost)")
+    ] = True,
+    on_budget: Annotated[
+        str | None, typer.Option(help="fail|wait: when the producer's budget is spent")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait and print the result")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --wait: print JSON")] = False,
     api: RemoteApi = None,
     key: RemoteKey = None,
 ) -> None:
     """Submit a job; prints its id (or, with --wait, its result)."""
-    flags = {
+    flags: dict[str, Any] = {
         "prompt": prompt,
         "question": question,
         "labels": labels,
         "model": model,
         "webhook_url": webhook_url,
+        "fallback_models": fallback_model,
+        "cache": cache,
+        "on_budget": on_budget,
     }
+    if on_budget not in (None, "fail", "wait"):
+        raise CliError(f"--on-budget: must be fail or wait, got {on_budget!r}", 2)
     if api:
         remote_submit(
             images, task=task, api=api, key=_need_key(key), wait=wait, as_json=as_json, **flags

@@ -33,13 +33,24 @@ def remote_submit(
     labels: str | None = None,
     model: str | None = None,
     webhook_url: str | None = None,
+    fallback_models: list[str] | None = None,
+    cache: bool = True,
+    on_budget: str | None = None,
     idempotency_key: str | None = None,
     wait: bool = False,
     as_json: bool = False,
 ) -> None:
     """Submit a job to a remote API; prints its id (or, with ``wait``, its result)."""
     fields = fields_from_flags(
-        task, prompt=prompt, question=question, labels=labels, model=model, webhook_url=webhook_url
+        task,
+        prompt=prompt,
+        question=question,
+        labels=labels,
+        model=model,
+        webhook_url=webhook_url,
+        fallback_models=fallback_models,
+        cache=cache,
+        on_budget=on_budget,
     )
     sources: list[str | Path] = [
         s if s.startswith(("http://", "https://")) else Path(s) for s in images

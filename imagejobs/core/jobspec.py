@@ -272,16 +272,22 @@ def fields_from_flags(
     labels: str | None,
     model: str | None,
     webhook_url: str | None,
+    fallback_models: list[str] | None = None,
+    cache: bool = True,
+    on_budget: str | None = None,
 ) -> dict[str, Any]:
     """Job fields (without ``task``) from command-line flags.
 
     ``--prompt`` says what to find for detect and segment, and is the prompt otherwise;
-    ``--labels`` is comma-separated.
+    ``--labels`` is comma-separated. Fields left at their defaults are left out (None).
     """
     fields: dict[str, Any] = {"model": model, "question": question, "webhook_url": webhook_url}
     fields["target" if task in SPATIAL_TASKS else "prompt"] = prompt
     if labels:
         fields["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
+    fields["fallback_models"] = list(fallback_models) if fallback_models else None
+    fields["cache"] = None if cache else False
+    fields["on_budget"] = on_budget
     return fields
 
 

@@ -105,3 +105,24 @@ def test_options_the_model_refuses_are_422_naming_the_field(
     assert caught.value.status == 422
     error = caught.value.problem["errors"][0]
     assert error["field"] == field and words in error["message"], error
+
+
+def test_fallback_models_are_checked_at_intake_and_shown(client: ImageJobsClient) -> None:
+    with pytest.raises(ImageJobsError) as unknown:
+        client.submit([scene_png()], task="caption", fallback_models=["gemini-0-nonsense"])
+    assert unknown.value.status == 422
+    assert unknown.value.problem["errors"][0]["field"] == "fallback_models[0]"
+    with pytest.raises(ImageJobsError) as cannot:
+        client.submit([scene_png()], task="segment", fallback_models=["gemini-3-flash-preview"])
+    assert "cannot do segment" in cannot.value.problem["detail"]
+    job = client.submit(
+        [scene_png()],
+        task="caption",
+        model="gemini-2.5-flash",
+        fallback_models=["models/gemini-2.5-flash-lite", "gemini-2.5-flash"],
+        cache=False,
+        on_budget="wait",
+    )
+    # names as the registry spells them; the job's own model is not its own fallback
+    assert job["fallback_models"] == ["gemini-2.5-flash-lite"]
+    assert (job["cache"], job["on_budget"], job["answered_model"]) == (False, "wait", None)

@@ -163,3 +163,22 @@ def test_list_shows_jobs_newest_first_with_filters(worker: WorkerProcess, tmp_pa
         "error: --status: unknown status 'done'; one of queued, running, succeeded, failed, "
         "canceled"
     ]
+
+
+def test_submit_takes_the_governance_fields(worker: WorkerProcess, tmp_path: Path) -> None:
+    image = tmp_path / "x.png"
+    image.write_bytes(scene_a().encode("PNG"))
+    job_id = imagejobs(
+        "submit", str(image), "--task", "caption", "--model", "gemini-2.5-flash",
+        "--fallback-model", "gemini-2.5-flash-lite", "--no-cache", "--on-budget", "wait",
+    ).strip()  # fmt: skip
+    view = json.loads(imagejobs("show", job_id, "--json"))
+    assert view["fallback_models"] == ["gemini-2.5-flash-lite"]
+    assert (view["cache"], view["on_budget"]) == (False, "wait")
+    refused = subprocess.run(
+        [sys.executable, "-m", "cli", "submit", str(image), "--task", "segment",
+         "--fallback-model", "gemini-3-flash-preview"],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "fallback_models[0]" in refused.stderr and "cannot do segment" in refused.stderr
