@@ -43,6 +43,7 @@ from imagejobs.store.jobs import claim_job_noting_takeover, finish_job, schedule
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
 from imagejobs.store.results import write_outcome, write_usage
+from imagejobs.store.scheduling import still_waiting
 
 __all__ = ["Ended", "JobFailed", "JobRun", "LeaseLost", "run_job"]
 
@@ -72,6 +73,8 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
         if claim is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", chosen)
             return Ended("skipped", job_id=chosen)
+        # This message's own job keeps a wake-up of its own when another job took this one.
+        resend = still_waiting(session, job_id) if chosen != job_id else None
         job, rows = claim.job, claim.images
         known = [row.sha256 for row, _ in rows if row.sha256]
         # Every image's content is known: the result cache is asked in the claim's transaction.
@@ -83,6 +86,9 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
                 session, job, "job.started", links=job_links(job.id), summary={}, once=True
             )
         started_id = started.id if started is not None else None
+    if resend is not None:
+        task, priority, wait_s = resend
+        runtime.queue.enqueue_job(job_id, kind=task, countdown=wait_s or None, priority=priority)
     if claim.took_over:
         observe_lease_takeover(job.task)
     if started_id is not None:  # sent once committed; if the broker refuses, the sweeper sends it

@@ -2,7 +2,8 @@
 
 * :func:`waiting_by_producer` / :func:`running_by_producer`: the loads fair shares are made of;
 * :func:`next_due_job`: a producer's next job (priority first, then oldest);
-* :func:`producer_name`: the name budgets, weights and caps are set by.
+* :func:`producer_name`: the name budgets, weights and caps are set by;
+* :func:`still_waiting`: whether a wake-up that ran another job must send its own again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from imagejobs.core.times import as_utc
 from imagejobs.store.models import Job, Producer, utcnow
 
 LOCAL_PRODUCER = "-"  # the name jobs submitted without a producer (local CLI) are counted under
@@ -62,3 +64,18 @@ def producer_name(session: Session, producer_id: str | None) -> str:
     if producer_id is None:
         return LOCAL_PRODUCER
     return session.scalar(select(Producer.name).where(Producer.id == producer_id)) or producer_id
+
+
+def still_waiting(session: Session, job_id: str) -> tuple[str, int, float] | None:
+    """(task, priority, seconds until due) of a queued job that has a message out (a parked
+    job, with none, is the sweeper's to send); None otherwise."""
+    row = session.execute(
+        select(Job.task, Job.priority, Job.next_attempt_at).where(
+            Job.id == job_id, Job.status == "queued", Job.enqueued_at.is_not(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    due = row[2]
+    wait = 0.0 if due is None else max(0.0, (as_utc(due) - utcnow()).total_seconds())
+    return row[0], row[1], wait

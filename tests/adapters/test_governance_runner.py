@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from api.app import create_app
+from imagejobs.core.fairshare import ProducerLoad
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
 from imagejobs.execution.runner import run_job
@@ -22,7 +23,7 @@ from imagejobs.execution.scheduler import fair_picker
 from imagejobs.runtime import Runtime
 from imagejobs.store.db import session_scope
 from imagejobs.store.migrate import migrate
-from imagejobs.store.models import Job, Usage
+from imagejobs.store.models import Job, Usage, utcnow
 from imagejobs.store.producers import create_producer
 from imagejobs.submission import ImageInput, submit_job
 from tests.adapters.test_runner_inprocess import (
@@ -213,3 +214,24 @@ def test_fair_shares_serve_a_small_producer_between_a_big_ones_jobs(make: Any) -
         order.append(ended.job_id)
     assert set(smalls) <= set(order[:6])  # every small job ran within the first six
     assert len(set(order)) == 8  # each wake-up ran one job, none twice
+
+
+def test_a_wake_up_that_ran_another_job_sends_its_own_again(make: Any, gov_db: str) -> None:
+    runtime = make()
+    busy, idle = producer(runtime, "busy"), producer(runtime, "orphan-owner")
+    mine = job(runtime, producer=busy, prompt="mine")
+    with session_scope(gov_db) as session:  # as if its message had been sent
+        session.execute(update(Job).where(Job.id == mine).values(enqueued_at=utcnow()))
+    orphan = job(runtime, producer=idle, prompt="no message")  # due, and nobody holds its id
+    picker = fair_picker(runtime)
+    assert picker is not None
+    picker._read_at = -1.0
+    picker.fair.dispatched(ProducerLoad("busy", waiting=1))  # busy already had its turn
+
+    ended = run_job(runtime, mine)
+
+    assert (ended.job_id, ended.status) == (orphan, "succeeded")  # the fair pick ran first
+    [resent] = queue_of(runtime).jobs
+    assert resent.job_id == mine and not resent.countdown  # its own job keeps a wake-up
+    assert load(gov_db, mine).status == "queued"
+    assert run_job(runtime, mine).job_id == mine
