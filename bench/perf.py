@@ -7,12 +7,14 @@ emulator in a process of its own.
     .venv/bin/python bench/perf.py --only cpu       # one section: cpu, throughput, inflight,
                                                     # inflight10, memory or profile
     .venv/bin/python bench/perf.py --only inflight10 --layouts 2x500,1x1000
+    .venv/bin/python bench/perf.py --only inflight10 --layouts 2x500 --default-pool
 
 Sections:
   cpu         worker CPU per caption and detect job (1 MP JPEG) / (no-op task + direct call)
   throughput  full jobs/s end to end / no-op Celery tasks/s, latency 0
   inflight    jobs/s / ideal at 2 s latency, 2 processes x 100 threads, 1,000 jobs
-  inflight10  peak calls in flight and worker RSS at 10 s latency, one worker host
+  inflight10  peak calls in flight and worker RSS at 10 s latency, one worker host (then the
+              first layout at 30 s: can it hold 1,000 at all, whatever its rate)
   memory      peak worker RSS during one job of 500 ~2 MB images (detect and caption)
   profile     cProfile top of run_job in process (caption)
 
@@ -23,6 +25,7 @@ off. Needs Postgres on 127.0.0.1:5432 and Redis on 127.0.0.1:6379.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable
@@ -45,12 +48,37 @@ class Sizes:
     inflight_layout: tuple[int, int]
     inflight10_jobs: int
     inflight10_layouts: list[tuple[int, int]]
+    hold_latency_s: float  # inflight10 again at this latency (0: not)
     memory_images: int
     profile_jobs: int
 
 
-FULL = Sizes(300, 2000, 400, 400, 1000, (2, 100), 2000, [(2, 500), (1, 1000)], 500, 100)
-QUICK = Sizes(40, 300, 80, 100, 200, (2, 50), 300, [(2, 150)], 40, 20)
+FULL = Sizes(
+    cpu_jobs=300,
+    noops=2000,
+    direct_calls=400,
+    throughput_jobs=400,
+    inflight_jobs=1000,
+    inflight_layout=(2, 100),
+    inflight10_jobs=2000,
+    inflight10_layouts=[(2, 500), (1, 1000)],
+    hold_latency_s=30.0,
+    memory_images=500,
+    profile_jobs=100,
+)
+QUICK = Sizes(
+    cpu_jobs=40,
+    noops=300,
+    direct_calls=80,
+    throughput_jobs=100,
+    inflight_jobs=200,
+    inflight_layout=(2, 50),
+    inflight10_jobs=300,
+    inflight10_layouts=[(2, 150)],
+    hold_latency_s=0.0,
+    memory_images=40,
+    profile_jobs=20,
+)
 
 
 def layouts(text: str) -> list[tuple[int, int]]:
@@ -64,7 +92,9 @@ def layouts(text: str) -> list[tuple[int, int]]:
         ) from None
 
 
-def sections(tmp: Path, sizes: Sizes) -> dict[str, Callable[[], list[Goal] | None]]:
+def sections(
+    tmp: Path, sizes: Sizes, *, size_pool: bool = True
+) -> dict[str, Callable[[], list[Goal] | None]]:
     import perf_cpu
     import perf_flight
     import perf_memory
@@ -83,7 +113,11 @@ def sections(tmp: Path, sizes: Sizes) -> dict[str, Callable[[], list[Goal] | Non
             tmp, jobs=sizes.inflight_jobs, processes=processes, threads=threads
         ),
         "inflight10": lambda: perf_flight.at_ten_seconds(
-            tmp, jobs=sizes.inflight10_jobs, layouts=sizes.inflight10_layouts
+            tmp,
+            jobs=sizes.inflight10_jobs,
+            layouts=sizes.inflight10_layouts,
+            hold_latency_s=sizes.hold_latency_s,
+            size_pool=size_pool,
         ),
         "memory": lambda: perf_memory.measure(tmp, images=sizes.memory_images),
         "profile": lambda: perf_profile.measure(tmp, jobs=sizes.profile_jobs),
@@ -91,22 +125,29 @@ def sections(tmp: Path, sizes: Sizes) -> dict[str, Callable[[], list[Goal] | Non
 
 
 def main() -> None:
+    head, _, rest = (__doc__ or "").partition("\n\n")
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="repeatable")
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
     parser.add_argument("--layouts", type=layouts, help="inflight10: e.g. 2x500,1x1000")
+    parser.add_argument(
+        "--default-pool",
+        action="store_true",
+        help="inflight10: leave IMAGEJOBS_WORKER_CONCURRENCY unset (as `imagejobs worker "
+        "--concurrency N` alone runs), so each child's Gemini connection pool keeps its default",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     if args.layouts:
-        sizes = Sizes(**{**sizes.__dict__, "inflight10_layouts": args.layouts})
+        sizes = dataclasses.replace(sizes, inflight10_layouts=args.layouts)
     tmp = perf_env.configure()
     print(f"bench/perf.py{' --quick' if args.quick else ''}: {perf_env.machine_line()}")
     started = time.monotonic()
     goals: list[Goal] = []
     broken = []
-    for name, run in sections(tmp, sizes).items():
+    for name, run in sections(tmp, sizes, size_pool=not args.default_pool).items():
         if args.only and name not in args.only:
             continue
         try:

@@ -53,7 +53,8 @@ class Run:
 
     @property
     def layout(self) -> str:
-        return f"{self.processes} processes x {self.threads} threads"
+        plural = "es" if self.processes > 1 else ""
+        return f"{self.processes} process{plural} x {self.threads} threads"
 
     @property
     def rate(self) -> float:
@@ -65,12 +66,20 @@ class Run:
 
 
 def batch(
-    tmp: Path, *, latency_s: float, processes: int, threads: int, jobs: int, **env: str
+    tmp: Path,
+    *,
+    latency_s: float,
+    processes: int,
+    threads: int,
+    jobs: int,
+    size_pool: bool = True,
 ) -> Run:
     run = Run(latency_s, processes, threads, jobs)
     image = [ImageInput(data=tiny_png())]
     with EmulatorProcess(tmp / f"emulator-{latency_s}.log", latency_s=latency_s) as emulator:
-        worker = start_worker(tmp, emulator.base_url, processes=processes, threads=threads, **env)
+        worker = start_worker(
+            tmp, emulator.base_url, processes=processes, threads=threads, size_pool=size_pool
+        )
         try:
             pid = worker_pid(worker)
             warm = submit("caption", image, processes * 4)
@@ -149,17 +158,34 @@ def at_two_seconds(tmp: Path, *, jobs: int, processes: int, threads: int) -> lis
     ]
 
 
-def at_ten_seconds(tmp: Path, *, jobs: int, layouts: list[tuple[int, int]]) -> list[Goal]:
-    print("\n[inflight10] one worker host at 10 s emulator latency")
+def at_ten_seconds(
+    tmp: Path,
+    *,
+    jobs: int,
+    layouts: list[tuple[int, int]],
+    hold_latency_s: float = 0.0,
+    size_pool: bool = True,
+) -> list[Goal]:
+    """The goal at 10 s; then, when ``hold_latency_s`` is set, the first layout again at that
+    longer latency: can the host hold 1,000 calls at all, whatever the rate it claims jobs at?
+    ``size_pool``: see :func:`perf_jobs.start_worker`."""
+    pool = "" if size_pool else ", IMAGEJOBS_WORKER_CONCURRENCY left at its default"
+    print(f"\n[inflight10] one worker host at 10 s emulator latency{pool}")
     goals = []
     for processes, threads in layouts:
-        run = batch(tmp, latency_s=10.0, processes=processes, threads=threads, jobs=jobs)
+        run = batch(
+            tmp,
+            latency_s=10.0,
+            processes=processes,
+            threads=threads,
+            jobs=jobs,
+            size_pool=size_pool,
+        )
         report(run)
         rss = run.peaks.get("worker RSS", float("nan"))
-        layout = run.layout
         goals.append(
             Goal(
-                f"calls in flight at 10 s, {layout}",
+                f"calls in flight at 10 s, {run.layout}",
                 f"{run.max_in_flight} at once (emulator's peak)",
                 "1,000 calls in flight",
                 run.max_in_flight / 1000,
@@ -168,11 +194,23 @@ def at_ten_seconds(tmp: Path, *, jobs: int, layouts: list[tuple[int, int]]) -> l
         )
         goals.append(
             Goal(
-                f"worker RSS at 10 s, {layout}",
+                f"worker RSS at 10 s, {run.layout}",
                 f"{mb(rss)} peak (supervisor + children, VmRSS every 0.5 s)",
                 "1 GB",
                 rss / ONE_GB,
                 "<= 1",
             )
         )
+    if hold_latency_s and layouts:
+        processes, threads = layouts[0]
+        print(f"  the same host at {hold_latency_s:.0f} s latency (holding, not rate):")
+        held = batch(
+            tmp,
+            latency_s=hold_latency_s,
+            processes=processes,
+            threads=threads,
+            jobs=jobs,
+            size_pool=size_pool,
+        )
+        report(held)
     return goals

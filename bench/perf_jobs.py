@@ -33,7 +33,7 @@ def runtime() -> Runtime:
 
 def submit(task: str, images: list[ImageInput], count: int) -> list[str]:
     """``count`` jobs committed in Postgres, their messages not sent (:func:`send` does)."""
-    spec = JobSpec(task=task)  # type: ignore[arg-type]
+    spec = JobSpec(task=task)
 
     def one(_: int) -> str:
         return submit_job(runtime(), spec, images, enqueue=False).job_id
@@ -45,17 +45,10 @@ def submit(task: str, images: list[ImageInput], count: int) -> list[str]:
         return first + list(pool.map(one, range(1, count)))
 
 
-def submit_and_send(task: str, image: bytes, count: int, producers: int = 1) -> list[str]:
-    """``count`` jobs as ``producers`` threads submit them, each one job after another: store,
-    commit, enqueue (the first alone: see :func:`submit`)."""
-    spec = JobSpec(task=task)  # type: ignore[arg-type]
-
-    def one(_: int) -> str:
-        return submit_job(runtime(), spec, [ImageInput(data=image)]).job_id
-
-    first = [one(0)] if count else []
-    with ThreadPoolExecutor(producers) as pool:
-        return first + list(pool.map(one, range(1, count)))
+def submit_and_send(task: str, image: bytes, count: int) -> list[str]:
+    """``count`` jobs as one producer submits them, one after another: store, commit, enqueue."""
+    spec = JobSpec(task=task)
+    return [submit_job(runtime(), spec, [ImageInput(data=image)]).job_id for _ in range(count)]
 
 
 def send(job_ids: Iterable[str], task: str) -> None:
@@ -130,18 +123,23 @@ def drain_noop(count: int, timeout_s: float = 300.0) -> float:
 
 
 def start_worker(
-    tmp: Path, emulator_url: str, *, processes: int, threads: int, **env: str
+    tmp: Path,
+    emulator_url: str,
+    *,
+    processes: int,
+    threads: int,
+    size_pool: bool = True,
+    **env: str,
 ) -> WorkerProcess:
     """``imagejobs worker --processes P --concurrency P*T`` (a supervisor and P children of T
-    threads each). ``IMAGEJOBS_WORKER_CONCURRENCY`` is the host's total too, as a deployment
-    sets it: each child sizes its Gemini connection pool from it."""
+    threads each). With ``size_pool``, ``IMAGEJOBS_WORKER_CONCURRENCY`` is the host's total too:
+    each child sizes its Gemini connection pool from that setting, not from its threads (left
+    unset, the pool holds 200 + 16 connections whatever ``--concurrency`` says)."""
     total = processes * threads
+    if size_pool:
+        env = {"IMAGEJOBS_WORKER_CONCURRENCY": str(total), **env}
     worker = WorkerProcess(
-        {
-            "IMAGEJOBS_GEMINI_BASE_URL": emulator_url,
-            "IMAGEJOBS_WORKER_CONCURRENCY": str(total),
-            **env,
-        },
+        {"IMAGEJOBS_GEMINI_BASE_URL": emulator_url, **env},
         tmp / f"worker-{processes}x{threads}-{time.monotonic_ns()}.log",
         concurrency=total,
         processes=processes,

@@ -4,8 +4,7 @@ emulator latency 0.
 End to end: one producer thread submits caption jobs (store the image, commit the job, enqueue)
 while the worker runs them; the clock stops when Postgres shows the last one final. The no-op
 tasks are sent by the same thread and are done when the broker holds none, queued or unacked.
-Printed too: the same with 4 producer threads, and the worker side alone (jobs committed
-beforehand, their messages sent at once).
+The worker side alone (jobs committed beforehand, their messages sent at once) is printed too.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from perf_report import Goal
 from imagejobs.submission import ImageInput
 
 PROCESSES, THREADS = 2, 16
-PRODUCERS = 4  # the extra end-to-end line: is one producer thread what bounds it?
 
 
 def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
@@ -48,9 +46,6 @@ def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
             submit_rate = jobs / (time.monotonic() - started)
             end_to_end = jobs / (wait_final(ids, timeout_s=600) - started)
             outcome = outcome_line(ids)
-            started = time.monotonic()
-            ids = submit_and_send("caption", image, jobs, producers=PRODUCERS)
-            many = jobs / (wait_final(ids, timeout_s=600) - started)
             committed = submit("caption", [ImageInput(data=image)], jobs)
             started = time.monotonic()
             send(committed, "caption")
@@ -61,7 +56,6 @@ def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
     print(f"  submit (store + commit + enqueue), one thread: {submit_rate:8.1f}/s")
     print(f"  full jobs end to end:                          {end_to_end:8.1f} jobs/s")
     print(f"    jobs: {outcome}")
-    print(f"  full jobs end to end, {PRODUCERS} producer threads:     {many:8.1f} jobs/s")
     print(f"  jobs committed first, messages sent at once:   {worker_side:8.1f} jobs/s")
     print(f"  no-op Celery task, same broker and worker:     {noop:8.1f} tasks/s")
     print(f"  worker side / no-op:                           {worker_side / noop:8.3f}")
