@@ -26,8 +26,11 @@ from imagejobs.store.db import Database
 EMULATOR_KEY = "imagejobs-emulator"
 
 
-def build_gemini(settings: Settings) -> GenaiGemini:
-    """The Gemini client the settings call for; a wrong combination fails naming the setting."""
+def build_gemini(settings: Settings, *, threads: int | None = None) -> GenaiGemini:
+    """The Gemini client the settings call for; a wrong combination fails naming the setting.
+
+    Its connection pool has room for every thread of the process (``threads``; by default
+    ``IMAGEJOBS_WORKER_CONCURRENCY``) to hold a call, so no claimed job waits for a socket."""
     key = settings.api_key()
     if not key:
         if settings.gemini_base_url is None:
@@ -41,7 +44,7 @@ def build_gemini(settings: Settings) -> GenaiGemini:
         base_url=settings.gemini_base_url,
         api_version=settings.gemini_api_version,
         timeout_s=settings.gemini_timeout_s,
-        max_connections=settings.worker_concurrency + 16,
+        max_connections=(threads or settings.worker_concurrency) + 16,
     )
 
 

@@ -13,7 +13,7 @@ import os
 
 from imagejobs.broker.app import make_celery
 from imagejobs.broker.names import QUEUE
-from imagejobs.runtime import Runtime
+from imagejobs.runtime import Runtime, build_gemini
 from imagejobs.settings import Settings
 from worker import tasks
 from worker.metrics import host_metrics
@@ -33,10 +33,10 @@ def start(
     child: bool = False,
 ) -> int:
     """Run the worker host until it is stopped; returns its exit code."""
-    runtime = Runtime.from_settings(settings)
-    runtime.gemini  # noqa: B018  (build the client now: a wrong setting stops the start, named)
     embedded = settings.uses_embedded_broker
     threads = concurrency or (EMBEDDED_BROKER_THREADS if embedded else settings.worker_concurrency)
+    # The client is built now: a wrong setting stops the start, named; its pool fits the threads.
+    runtime = Runtime.from_settings(settings, gemini=build_gemini(settings, threads=threads))
     if child or embedded:
         with host_metrics(settings, children=False):
             return consume(runtime, threads=threads, loglevel=loglevel, node=node)
