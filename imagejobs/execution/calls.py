@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from imagejobs.core.budget import output_allowance, quote_nanos, usd_to_nanos
+from imagejobs.core.governance_config import GovernanceConfig
 from imagejobs.core.model_options import options_for, prompt_thinking_budget
 from imagejobs.core.pricing import cost_usd
 from imagejobs.core.prompts import PromptSpec
@@ -26,6 +27,25 @@ OVERLOADED = "gemini_503"
 # token bucket corrected with the billed count when the call ends.
 ROUGH_IMAGE_TOKENS = 1_100
 ROUGH_PROMPT_TOKENS = 200
+
+
+def model_chain(
+    config: GovernanceConfig,
+    task: str,
+    model: str,
+    fallbacks: list[str] | None,
+    last_error: str | None,
+) -> list[str]:
+    """The models a job may run on, in order: its own, then its fallbacks (its own list, else
+    the task's default chain); after an overloaded attempt its own model goes last."""
+    chain = list(dict.fromkeys([model, *(fallbacks or config.fallback_chain(task))]))
+    if last_error == OVERLOADED and len(chain) > 1:
+        chain = [*chain[1:], chain[0]]
+    return chain
+
+
+def rough_tokens(image_count: int) -> int:
+    return ROUGH_IMAGE_TOKENS * max(1, image_count) + ROUGH_PROMPT_TOKENS
 
 
 class Calls:
@@ -79,21 +99,16 @@ class Calls:
     # Calls ----------------------------------------------------------------------------------
 
     def chain(self) -> list[str]:
-        """The models the job may run on, in order: its own, then its fallbacks (its own list,
-        else the task's default chain); after an overloaded attempt its own model goes last."""
         job = self.job
-        fallbacks = job.fallback_models or list(self.governor.config.fallback_chain(job.task))
-        chain = list(dict.fromkeys([job.model, *fallbacks]))
-        if job.error_code == OVERLOADED and len(chain) > 1:
-            chain = [*chain[1:], chain[0]]
-        return chain
+        return model_chain(
+            self.governor.config, job.task, job.model, job.fallback_models, job.error_code
+        )
 
     def admit_first(self, image_count: int) -> None:
         """Ask for the first call's slot right after the claim, before any image is read;
         :class:`Deferred` sends the job back to the queue with its attempt given back."""
         if self.governor.enabled and self.admission is None:
-            tokens = ROUGH_IMAGE_TOKENS * max(1, image_count) + ROUGH_PROMPT_TOKENS
-            self.admission = self.governor.admit(self.chain(), tokens)
+            self.admission = self.governor.admit(self.chain(), rough_tokens(image_count))
 
     def _admitted(self, tokens: int) -> Admission | None:
         """The first call's admission, or one waited for here (answers already paid for are

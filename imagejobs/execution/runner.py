@@ -18,8 +18,6 @@ import logging
 import random
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from imagejobs.core.imageinfo import ImageRejected
 from imagejobs.core.links import job_links
 from imagejobs.core.outcome import Answer, Outcome, Upright, merge, one_image_per_call, outcome_of
@@ -28,21 +26,28 @@ from imagejobs.core.prompts import build_prompt
 from imagejobs.core.retry import FailWith, RetryPolicy, deadline_passed, decide_retry
 from imagejobs.core.times import as_utc
 from imagejobs.core.tokens import text_tokens
+from imagejobs.execution.accounting import observe_end, record_attempt
 from imagejobs.execution.calls import Calls
 from imagejobs.execution.failures import JobFailed, LeaseLost
-from imagejobs.execution.governor import BudgetExceeded, Deferred
+from imagejobs.execution.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.execution.images import LoadedImage, load_all, send_parts
 from imagejobs.execution.lease import Lease
 from imagejobs.execution.result_reuse import Reuse, look_up, look_up_in
-from imagejobs.execution.scheduler import pick_job, producer_of
+from imagejobs.execution.scheduler import (
+    QUOTA_PACE,
+    FairPicker,
+    Waiting,
+    gate_first_call,
+    pick_job,
+    producer_of,
+)
 from imagejobs.gemini.errors import GeminiCallError
-from imagejobs.observability.metrics import observe_job_end, observe_lease_takeover
+from imagejobs.observability.metrics import observe_lease_takeover
 from imagejobs.runtime import Runtime
-from imagejobs.store.images import record_facts, record_sent_all
 from imagejobs.store.jobs import claim_job_noting_takeover, finish_job, schedule_retry
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
-from imagejobs.store.results import write_outcome, write_usage
+from imagejobs.store.results import write_outcome
 from imagejobs.store.scheduling import still_waiting
 
 __all__ = ["Ended", "JobFailed", "JobRun", "LeaseLost", "run_job"]
@@ -63,15 +68,20 @@ class Ended:
 def run_job(runtime: Runtime, job_id: str) -> Ended:
     """Process one job message (a wake-up: fair shares may pick another producer's job, see
     :mod:`imagejobs.execution.scheduler`). Returns how it ended (for the task, logs, tests)."""
-    chosen, picker = pick_job(runtime, job_id)
+    admission = gate_first_call(runtime, job_id) if runtime.governor.enabled else None
+    if isinstance(admission, Waiting):
+        return Ended("waiting", job_id=job_id)
+    chosen, picker = pick_job(runtime, job_id, admission.model if admission else None)
     with runtime.db.session() as session:
         lease_s = runtime.settings.lease_s
         claim = claim_job_noting_takeover(session, chosen, runtime.owner, lease_s=lease_s)
         if claim is None and chosen != job_id:  # the fair pick went elsewhere: the own job
-            chosen, picker = job_id, None
+            chosen = job_id
             claim = claim_job_noting_takeover(session, chosen, runtime.owner, lease_s=lease_s)
         if claim is None:
             log.info("job %s: nothing to do (not found, not due, or held elsewhere)", chosen)
+            if admission is not None:
+                runtime.governor.finished(admission, billed_prompt_tokens=0, outcome="neutral")
             return Ended("skipped", job_id=chosen)
         # This message's own job keeps a wake-up of its own when another job took this one.
         resend = still_waiting(session, job_id) if chosen != job_id else None
@@ -93,27 +103,34 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
         observe_lease_takeover(job.task)
     if started_id is not None:  # sent once committed; if the broker refuses, the sweeper sends it
         runtime.queue.enqueue_delivery(started_id)
-    if picker is not None:
-        picker.claimed(producer)
-    attempt = JobRun(runtime, job, producer=producer, reuse=reuse)
+    attempt = JobRun(
+        runtime, job, producer=producer, reuse=reuse, picker=picker, admission=admission
+    )
     status = attempt.run(rows)
     if attempt.delivery_id is not None:
         runtime.queue.enqueue_delivery(attempt.delivery_id)
     if status in FINAL_STATUSES:
-        attempt.observe(status)
+        observe_end(attempt, status)
     return Ended(status, attempt.error if status == "failed" else None, job.id)
 
 
 class JobRun:
     def __init__(
-        self, runtime: Runtime, job: Job, *, producer: str = "-", reuse: Reuse | None = None
+        self,
+        runtime: Runtime,
+        job: Job,
+        *,
+        producer: str = "-",
+        reuse: Reuse | None = None,
+        picker: FairPicker | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.db = runtime.db
         self.job = job
         self.lease = Lease(runtime.db, job.id, runtime.owner, runtime.settings.lease_s)
-        self.calls = Calls(runtime, job, self.lease)
+        self.calls = Calls(runtime, job, self.lease, admission)
         self.producer = producer
         self.estimated: int | None = None
         self.estimated_images: int | None = None
@@ -122,6 +139,7 @@ class JobRun:
         self.error: tuple[str, str] | None = None  # the code and message the job failed with
         self.delivery_id: str | None = None  # the outbox row of the final event, once written
         self.reuse = reuse  # the result cache's answer, when the claim could ask already
+        self.picker = picker  # the fair share to charge once the job's first call is admitted
         self.cache_key: str | None = None
         self.cached_from: str | None = None
 
@@ -134,7 +152,8 @@ class JobRun:
         try:
             outcome = self._execute(rows)
         except Deferred as wait:
-            return self._wait(wait.reason, wait.message, wait.delay_s)
+            keep_due = wait.reason in QUOTA_PACE and self.calls.count == 0
+            return self._wait(wait.reason, wait.message, wait.delay_s, keep_due=keep_due)
         except BudgetExceeded as exc:
             if job.on_budget == "wait":
                 return self._wait("budget", exc.message, exc.wait_s)
@@ -208,36 +227,13 @@ class JobRun:
                 if not done:
                     session.rollback()
                     return False
-                self._record(session)
+                record_attempt(session, self)
                 if outcome is not None:
                     write_outcome(session, self.job.id, outcome, replace=self.job.attempts > 1)
             self.delivery_id = done.delivery_id
             return True
 
         return bool(self.lease.written(write))
-
-    def observe(self, status: str) -> None:
-        """Count the ended job in the metrics (once, after its final write)."""
-        job, calls, usage = self.job, self.calls, self.calls.usage
-        started = as_utc(job.started_at)
-        output = None if usage.candidates is None else usage.candidates + (usage.thoughts or 0)
-        observe_job_end(
-            task=job.task,
-            model=calls.answered_model() or job.model,
-            producer=job.producer_id,
-            status=status,
-            error_code=self.error[0] if self.error else None,
-            duration_s=(utcnow() - started).total_seconds() if started else None,
-            queue_wait_s=(
-                (started - as_utc(job.created_at)).total_seconds()
-                if started and job.attempts == 1 and job.created_at
-                else None
-            ),
-            estimated_tokens=self.estimated,
-            billed_prompt_tokens=usage.prompt,
-            billed_output_tokens=output,
-            cost_usd=calls.cost,
-        )
 
     def _what_answered(self, outcome: Outcome | None) -> dict[str, str | None]:
         answered = self.calls.answered_model()
@@ -249,8 +245,11 @@ class JobRun:
             "cache_key": self.cache_key if self.cached_from is None else None,
         }
 
-    def _wait(self, reason: str, message: str, delay_s: float) -> str:
-        """Nothing was sent: back to the queue for ``delay_s``, the attempt given back."""
+    def _wait(self, reason: str, message: str, delay_s: float, *, keep_due: bool = False) -> str:
+        """Nothing was sent: back to the queue for ``delay_s``, the attempt given back.
+
+        ``keep_due``: only the quota's pace said not yet, so the job stays due (any wake-up
+        admitted sooner may take it, by fair shares) and only this wake-up is sent later."""
         delay = delay_s + random.uniform(0, max(0.2, delay_s * 0.1))
 
         def write() -> str | None:
@@ -264,9 +263,10 @@ class JobRun:
                     error_code=f"waiting_{reason}",
                     error_message=message,
                     refund_attempt=self.calls.count == 0,
+                    keep_due=keep_due,
                 )
                 if how:
-                    self._record(session)
+                    record_attempt(session, self)
             return how
 
         how = self.lease.written(write)
@@ -313,7 +313,7 @@ class JobRun:
                     error_message=message,
                 )
                 if how:
-                    self._record(session)
+                    record_attempt(session, self)
             return how
 
         how = self.lease.written(write)
@@ -329,35 +329,6 @@ class JobRun:
         )
         return how or "lease_lost"
 
-    # What the attempt learnt ----------------------------------------------------------------
-
-    def _record(self, session: Session) -> None:
-        """Write each image's facts and how it was sent, and the token usage."""
-        sent = []
-        for index, image in enumerate(self.images):
-            facts = image.facts()
-            if facts is not None:  # first time this content is seen
-                record_facts(session, image.sha256, facts)
-            transport, file_id = (
-                self.transports[index] if index < len(self.transports) else (None, None)
-            )
-            sent.append(image.as_sent(transport, file_id))
-        record_sent_all(session, self.job.id, sent)
-        self._write_usage(session)
-
-    def _write_usage(self, session: Session) -> None:
-        calls = self.calls
-        write_usage(
-            session,
-            self.job.id,
-            estimated_tokens=self.estimated,
-            estimated_image_tokens=self.estimated_images,
-            usage=calls.usage if calls.count else None,
-            calls=calls.count,
-            cost_usd=calls.cost if calls.count else (0.0 if self.cached_from else None),
-            model_version=calls.model_version,
-        )
-
     # The work ------------------------------------------------------------------------------
 
     def _execute(self, rows: list[tuple[JobImage, str | None]]) -> Outcome:
@@ -370,6 +341,8 @@ class JobRun:
                 self.cached_from = reuse.source
                 return reuse.outcome
         self.calls.admit_first(len(rows))  # before any image is read: Deferred gives it back
+        if self.picker is not None:  # a share is used by a call admitted, not by a claim
+            self.picker.claimed(self.producer)
         images = load_all(self.runtime, job, rows)
         spec = build_prompt(
             job.task,

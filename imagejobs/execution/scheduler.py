@@ -8,24 +8,32 @@ so a backlog of 50,000 jobs cannot starve a producer with five, and per-producer
 wake-ups add up to the jobs even when one runs another's job. Governance off (no Redis): always
 the message's own job.
 
-Whether the chosen job's call may go out now is asked right after the claim (see
-:mod:`imagejobs.execution.calls`): a job that cannot be sent soon goes back to the queue with
+For a model with a quota, the first call is admitted before anything is claimed
+(:func:`gate_first_call`: slot first, pick later), so the fair pick is made at the moment a call
+may go out, among the due jobs of the admitted model; a wake-up the pace has no room for is sent
+again later and writes nothing, its job staying due. Otherwise the claimed job's gate decides
+(:mod:`imagejobs.execution.calls`): a job that cannot be sent soon goes back to the queue with
 its attempt given back, before its images are even read.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from imagejobs.core.fairshare import ProducerLoad
+from imagejobs.execution.calls import model_chain, rough_tokens
+from imagejobs.execution.governor import Admission, Deferred
 from imagejobs.governance.fair import SharedFairShare
 from imagejobs.runtime import Runtime
 from imagejobs.store.scheduling import (
     LOCAL_PRODUCER,
     next_due_job,
+    peek_due,
     producer_name,
     running_by_producer,
     waiting_by_producer,
@@ -69,7 +77,8 @@ class FairPicker:
             limits.rate_per_min,
         )
 
-    def pick(self, message_job_id: str) -> str:
+    def pick(self, message_job_id: str, model: str | None = None) -> str:
+        """The job to run for this wake-up (``model``: a call on it is admitted already)."""
         loads = self.loads()
         if len(loads) <= 1 and not self.config.producer_limits:
             return message_job_id
@@ -77,7 +86,7 @@ class FairPicker:
         if choice.producer is None:
             return message_job_id
         with self.runtime.db.session() as session:
-            return next_due_job(session, choice.producer) or message_job_id
+            return next_due_job(session, choice.producer, model=model) or message_job_id
 
     def claimed(self, producer: str) -> None:
         if len(self._loads) <= 1 and not self.config.producer_limits:
@@ -101,13 +110,15 @@ def fair_picker(runtime: Runtime) -> FairPicker | None:
         return picker
 
 
-def pick_job(runtime: Runtime, message_job_id: str) -> tuple[str, FairPicker | None]:
-    """The job this wake-up runs, and the picker to tell once it is claimed (None: no
+def pick_job(
+    runtime: Runtime, message_job_id: str, model: str | None = None
+) -> tuple[str, FairPicker | None]:
+    """The job this wake-up runs, and the picker to tell once its call is admitted (None: no
     governance Redis, the message's own job)."""
     picker = fair_picker(runtime)
     if picker is None:
         return message_job_id, None
-    return picker.pick(message_job_id), picker
+    return picker.pick(message_job_id, model), picker
 
 
 _names: dict[str, str] = {}
@@ -121,3 +132,37 @@ def producer_of(session: Session, producer_id: str | None) -> str:
     if name is None:
         name = _names[producer_id] = producer_name(session, producer_id)
     return name
+
+
+# Waits that only the quota's pace asks for: the job stays due while its wake-up waits.
+QUOTA_PACE = frozenset({"rpm", "tpm", "concurrency"})
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The pace had no room: this wake-up was sent again, ``delay_s`` later."""
+
+    delay_s: float
+
+
+def gate_first_call(runtime: Runtime, job_id: str) -> Admission | Waiting | None:
+    """A quota'd job's first call admitted before anything is claimed, so fair shares choose
+    among due jobs at the moment a call may go out, and a wake-up the pace has no room for
+    costs no write: it comes back later, its job staying due. None: nothing to pace here
+    (the claimed job's gate decides: the breaker, waits the pace does not set)."""
+    governor = runtime.governor
+    with runtime.db.session() as session:
+        due = peek_due(session, job_id)
+    if due is None:
+        return None
+    chain = model_chain(governor.config, due.task, due.model, due.fallback_models, due.last_error)
+    if not any(governor.is_limited(model) for model in chain):
+        return None
+    try:
+        return governor.admit(chain, rough_tokens(due.image_count))
+    except Deferred as wait:
+        if wait.reason not in QUOTA_PACE:
+            return None
+        delay = wait.delay_s + random.uniform(0, max(0.2, wait.delay_s * 0.2))
+        runtime.queue.enqueue_job(job_id, kind=due.task, countdown=delay, priority=due.priority)
+        return Waiting(delay)

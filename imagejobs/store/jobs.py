@@ -261,16 +261,18 @@ def schedule_retry(
     error_code: str,
     error_message: str,
     refund_attempt: bool = False,
+    keep_due: bool = False,
 ) -> str | None:
     """Put a running job back in the queue after ``delay_s``.
 
     Returns ``"retry"`` when the caller should send a delayed message now, ``"park"`` when the
     delay is long and the sweeper will enqueue it when due, or None if the lease was lost.
     ``refund_attempt``: the attempt sent nothing (it waits for quota or budget), so it does not
-    count against ``IMAGEJOBS_MAX_ATTEMPTS``.
+    count against ``IMAGEJOBS_MAX_ATTEMPTS``. ``keep_due``: the job stays due now (another
+    wake-up may take it at once); only the caller's delayed message waits ``delay_s``.
     """
     now = utcnow()
-    parked = delay_s > park_after_s
+    parked = delay_s > park_after_s and not keep_due
     refund = {"attempts": J.attempts - 1} if refund_attempt else {}
     result = session.execute(
         update(JOBS)
@@ -280,7 +282,7 @@ def schedule_retry(
             status="queued",
             lease_owner=None,
             lease_expires_at=None,
-            next_attempt_at=now + timedelta(seconds=delay_s),
+            next_attempt_at=now if keep_due else now + timedelta(seconds=delay_s),
             enqueued_at=None if parked else now,
             error_code=error_code,
             error_message=error_message,

@@ -3,18 +3,20 @@
 * :func:`waiting_by_producer` / :func:`running_by_producer`: the loads fair shares are made of;
 * :func:`next_due_job`: a producer's next job (priority first, then oldest);
 * :func:`producer_name`: the name budgets, weights and caps are set by;
-* :func:`still_waiting`: whether a wake-up that ran another job must send its own again.
+* :func:`still_waiting`: whether a wake-up that ran another job must send its own again;
+* :func:`peek_due`: what the quota gate needs of a due job before a call is admitted for it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from imagejobs.core.times import as_utc
-from imagejobs.store.models import Job, Producer, utcnow
+from imagejobs.store.models import Job, JobImage, Producer, utcnow
 
 LOCAL_PRODUCER = "-"  # the name jobs submitted without a producer (local CLI) are counted under
 
@@ -48,9 +50,14 @@ def running_by_producer(session: Session) -> dict[str, int]:
     return {name: int(count) for name, count in rows}
 
 
-def next_due_job(session: Session, producer: str, now: datetime | None = None) -> str | None:
-    """The id of ``producer``'s (a name) next due job: highest priority, then oldest."""
+def next_due_job(
+    session: Session, producer: str, now: datetime | None = None, *, model: str | None = None
+) -> str | None:
+    """The id of ``producer``'s (a name) next due job (on ``model``, if named): highest
+    priority, then oldest."""
     query = select(Job.id).where(_due(now or utcnow()))
+    if model is not None:
+        query = query.where(Job.model == model)
     if producer == LOCAL_PRODUCER:
         query = query.where(Job.producer_id.is_(None))
     else:
@@ -79,3 +86,30 @@ def still_waiting(session: Session, job_id: str) -> tuple[str, int, float] | Non
     due = row[2]
     wait = 0.0 if due is None else max(0.0, (as_utc(due) - utcnow()).total_seconds())
     return row[0], row[1], wait
+
+
+@dataclass(frozen=True)
+class DueJob:
+    """What the quota gate needs of a due job before any claim."""
+
+    task: str
+    model: str
+    fallback_models: list[str]
+    last_error: str | None
+    priority: int
+    image_count: int
+
+
+def peek_due(session: Session, job_id: str) -> DueJob | None:
+    """The job if it is queued and due now, else None."""
+    images = (
+        select(func.count()).select_from(JobImage).where(JobImage.job_id == Job.id)
+    ).scalar_subquery()
+    row = session.execute(
+        select(
+            Job.task, Job.model, Job.fallback_models, Job.error_code, Job.priority, images
+        ).where(Job.id == job_id, _due(utcnow()))
+    ).first()
+    if row is None:
+        return None
+    return DueJob(row[0], row[1], list(row[2] or []), row[3], row[4], int(row[5]))

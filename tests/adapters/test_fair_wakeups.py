@@ -66,8 +66,10 @@ def test_a_wake_up_whose_pick_was_taken_runs_its_own_job(
     job_of(runtime, "b-big", "another")
     picked = job_of(runtime, "a-small", "small")  # equal shares: the tie goes to a-small
 
-    def pick_then_lose_the_race(current: Runtime, message_job_id: str) -> Any:
-        chosen, picker = pick_job(current, message_job_id)
+    def pick_then_lose_the_race(
+        current: Runtime, message_job_id: str, model: str | None = None
+    ) -> Any:
+        chosen, picker = pick_job(current, message_job_id, model)
         assert chosen == picked  # the fair pick: the other producer's job
         with current.db.session() as session:  # another worker's wake-up claims it first
             assert claim_job(session, chosen, "another-worker", lease_s=30) is not None

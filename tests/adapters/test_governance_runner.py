@@ -88,15 +88,12 @@ def test_the_limiter_postpones_a_call_the_quota_has_no_room_for(make: Any, gov_d
     assert run_job(runtime, second).status == "waiting"
 
     waiting = load(gov_db, second)
-    assert waiting.status == "queued" and waiting.attempts == 0  # no attempt used
-    assert waiting.error_code == "waiting_rpm"
-    wait_s = (waiting.next_attempt_at - waiting.updated_at).total_seconds()
-    assert 25 < wait_s < 40  # until the quota's next slot (30 s), with a little jitter
-    if waiting.enqueued_at is None:  # parked (over IMAGEJOBS_PARK_AFTER_S): the sweeper sends it
-        assert queue_of(runtime).jobs == []
-    else:
-        [sent] = queue_of(runtime).jobs
-        assert sent.job_id == second and sent.countdown == pytest.approx(wait_s, abs=0.5)
+    # Asked before any claim: nothing was written, the job stays due (a wake-up admitted sooner
+    # may take it, by fair shares) and this wake-up comes back when the quota has a slot (30 s).
+    assert waiting.status == "queued" and waiting.attempts == 0 and waiting.error_code is None
+    assert waiting.next_attempt_at is None or waiting.next_attempt_at <= utcnow()
+    [sent] = queue_of(runtime).jobs
+    assert sent.job_id == second and sent.countdown is not None and 25 < sent.countdown < 40
 
 
 def test_an_open_breaker_parks_jobs_without_calls_and_a_fallback_answers(

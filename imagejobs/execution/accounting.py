@@ -1,0 +1,63 @@
+"""What an attempt leaves behind: each image's facts and how it was sent, the token usage
+and cost (written in the transaction that ends the attempt), and the job's end in the metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from imagejobs.core.times import as_utc, utcnow
+from imagejobs.observability.metrics import observe_job_end
+from imagejobs.store.images import record_facts, record_sent_all
+from imagejobs.store.results import write_usage
+
+if TYPE_CHECKING:
+    from imagejobs.execution.runner import JobRun
+
+
+def observe_end(run: JobRun, status: str) -> None:
+    """Count the ended job in the metrics (once, after its final write)."""
+    job, calls, usage = run.job, run.calls, run.calls.usage
+    started = as_utc(job.started_at)
+    output = None if usage.candidates is None else usage.candidates + (usage.thoughts or 0)
+    observe_job_end(
+        task=job.task,
+        model=calls.answered_model() or job.model,
+        producer=job.producer_id,
+        status=status,
+        error_code=run.error[0] if run.error else None,
+        duration_s=(utcnow() - started).total_seconds() if started else None,
+        queue_wait_s=(
+            (started - as_utc(job.created_at)).total_seconds()
+            if started and job.attempts == 1 and job.created_at
+            else None
+        ),
+        estimated_tokens=run.estimated,
+        billed_prompt_tokens=usage.prompt,
+        billed_output_tokens=output,
+        cost_usd=calls.cost,
+    )
+
+
+def record_attempt(session: Session, run: JobRun) -> None:
+    """Write each image's facts and how it was sent, and the token usage."""
+    sent = []
+    for index, image in enumerate(run.images):
+        facts = image.facts()
+        if facts is not None:  # first time this content is seen
+            record_facts(session, image.sha256, facts)
+        transport, file_id = run.transports[index] if index < len(run.transports) else (None, None)
+        sent.append(image.as_sent(transport, file_id))
+    record_sent_all(session, run.job.id, sent)
+    calls = run.calls
+    write_usage(
+        session,
+        run.job.id,
+        estimated_tokens=run.estimated,
+        estimated_image_tokens=run.estimated_images,
+        usage=calls.usage if calls.count else None,
+        calls=calls.count,
+        cost_usd=calls.cost if calls.count else (0.0 if run.cached_from else None),
+        model_version=calls.model_version,
+    )
