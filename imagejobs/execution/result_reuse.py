@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -48,7 +49,37 @@ def look_up_in(session: Session, runtime: Runtime, job: Job, image_sha256s: list
     return Reuse(key, source, outcome)
 
 
-def cache_key(job: Job, image_sha256s: list[str]) -> str | None:
+class CacheRequest(Protocol):
+    """What the cache key is made of (a job row, or a due job peeked before its claim)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
+    @property
+    def use_cache(self) -> bool: ...
+
+
+def would_answer(runtime: Runtime, job: CacheRequest, image_sha256s: list[str | None]) -> bool:
+    """Whether the cache has an answer for ``job`` now (so no quota slot is needed for it)."""
+    known = [sha for sha in image_sha256s if sha]
+    if not _may_answer(runtime, job) or len(known) != len(image_sha256s):
+        return False
+    key = cache_key(job, known)
+    if key is None:
+        return False
+    since = utcnow() - timedelta(seconds=runtime.governor.config.cache_ttl_s)
+    with runtime.db.session() as session:
+        return find_cached(session, key, since=since, not_job=job.id) is not None
+
+
+def cache_key(job: CacheRequest, image_sha256s: list[str]) -> str | None:
     """The job's cache key (None while an image's content is unknown)."""
     params = {k: v for k, v in (job.params or {}).items() if not k.startswith("_")}
     try:
@@ -63,5 +94,5 @@ def cache_key(job: Job, image_sha256s: list[str]) -> str | None:
         return None
 
 
-def _may_answer(runtime: Runtime, job: Job) -> bool:
+def _may_answer(runtime: Runtime, job: CacheRequest) -> bool:
     return bool(runtime.governor.config.cache_ttl_s) and job.use_cache

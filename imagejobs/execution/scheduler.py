@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from imagejobs.core.fairshare import ProducerLoad
 from imagejobs.execution.calls import model_chain, rough_tokens
 from imagejobs.execution.governor import Admission, Deferred
+from imagejobs.execution.result_reuse import would_answer
 from imagejobs.governance.fair import SharedFairShare
 from imagejobs.runtime import Runtime
 from imagejobs.store.scheduling import (
@@ -158,8 +159,10 @@ def gate_first_call(runtime: Runtime, job_id: str) -> Admission | Waiting | None
     chain = model_chain(governor.config, due.task, due.model, due.fallback_models, due.last_error)
     if not any(governor.is_limited(model) for model in chain):
         return None
+    if would_answer(runtime, due, due.image_sha256s):  # no call: no slot needed
+        return None
     try:
-        return governor.admit(chain, rough_tokens(due.image_count))
+        return governor.admit(chain, rough_tokens(len(due.image_sha256s)))
     except Deferred as wait:
         if wait.reason not in QUOTA_PACE:
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -92,24 +93,48 @@ def still_waiting(session: Session, job_id: str) -> tuple[str, int, float] | Non
 class DueJob:
     """What the quota gate needs of a due job before any claim."""
 
+    id: str
     task: str
     model: str
     fallback_models: list[str]
     last_error: str | None
     priority: int
-    image_count: int
+    params: dict[str, Any]
+    options: dict[str, Any]
+    use_cache: bool
+    image_sha256s: list[str | None]
 
 
 def peek_due(session: Session, job_id: str) -> DueJob | None:
     """The job if it is queued and due now, else None."""
-    images = (
-        select(func.count()).select_from(JobImage).where(JobImage.job_id == Job.id)
-    ).scalar_subquery()
     row = session.execute(
         select(
-            Job.task, Job.model, Job.fallback_models, Job.error_code, Job.priority, images
+            Job.task,
+            Job.model,
+            Job.fallback_models,
+            Job.error_code,
+            Job.priority,
+            Job.params,
+            Job.options,
+            Job.use_cache,
         ).where(Job.id == job_id, _due(utcnow()))
     ).first()
     if row is None:
         return None
-    return DueJob(row[0], row[1], list(row[2] or []), row[3], row[4], int(row[5]))
+    shas = list(
+        session.scalars(
+            select(JobImage.sha256).where(JobImage.job_id == job_id).order_by(JobImage.position)
+        )
+    )
+    return DueJob(
+        job_id,
+        row[0],
+        row[1],
+        list(row[2] or []),
+        row[3],
+        row[4],
+        dict(row[5] or {}),
+        dict(row[6] or {}),
+        bool(row[7]),
+        shas,
+    )
