@@ -98,10 +98,18 @@ def load_image(runtime: Runtime, job: Job, row: JobImage, known_mime: str | None
         ) from None
     settings = runtime.settings
     try:
+        # Content the images table knows was decoded completely by an earlier job: same bytes
+        # (by sha256), same answer, so only the header is read again.
+        verified = known_mime is not None
         info = inspect_image(
-            data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+            data,
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_image_pixels,
+            verified=verified,
         )
-        sent = prepare_for_send(data, info, longest_side=settings.downscale_longest_side)
+        sent = prepare_for_send(
+            data, info, longest_side=settings.downscale_longest_side, verified=verified
+        )
     except ImageRejected as exc:
         raise ImageRejected(exc.code, f"{label}: {exc}") from None
     sent_sha = sha if sent.data is data else sha256_hex(sent.data)

@@ -68,7 +68,10 @@ class Ended:
 def run_job(runtime: Runtime, job_id: str) -> Ended:
     """Process one job message (a wake-up: fair shares may pick another producer's job, see
     :mod:`imagejobs.execution.scheduler`). Returns how it ended (for the task, logs, tests)."""
-    admission = gate_first_call(runtime, job_id) if runtime.governor.enabled else None
+    governor = runtime.governor
+    # A quota'd model's first call is admitted before the claim (no quota: nothing to ask yet).
+    gated = governor.enabled and bool(governor.config.quotas)
+    admission = gate_first_call(runtime, job_id) if gated else None
     if isinstance(admission, Waiting):
         return Ended("waiting", job_id=job_id)
     chosen, picker = pick_job(runtime, job_id, admission.model if admission else None)

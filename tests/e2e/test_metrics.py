@@ -207,6 +207,16 @@ def check_worker(worker: Samples, calls: dict[str, Any], model: str) -> None:
     # The sweeper sent the one job that had no message
     assert worker.value("imagejobs_sweeper_resends_total", kind="job") == 1
     assert worker.value("imagejobs_sweeper_errors_total") == 0
+    # Jobs: five finished, each counted once with its run time; the queue wait of the four
+    # finished by their first attempt (the 429'd one finished on its second); billed tokens
+    finished = {"task": "caption", "model": model, "status": "succeeded", "error_code": "none"}
+    assert worker.value("imagejobs_jobs_finished_total", **finished) == 5
+    assert worker.value("imagejobs_jobs_finished_total") == 5
+    timed = {"task": "caption", "model": model}
+    assert worker.value("imagejobs_job_duration_seconds_count", **timed) == 5
+    assert worker.value("imagejobs_job_queue_wait_seconds_count", **timed) == 4
+    assert worker.value("imagejobs_tokens_total", model=model, kind="prompt") > 0
+    assert worker.value("imagejobs_tokens_total", model=model, kind="estimated") > 0
     # Served once: the worker's endpoint has no queue depth
     assert worker.series("imagejobs_queue_jobs") == []
 

@@ -102,12 +102,16 @@ def check_upload(data: bytes, *, max_bytes: int) -> str:
     return mime
 
 
-def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
+def inspect_image(
+    data: bytes, *, max_bytes: int, max_pixels: int, verified: bool = False
+) -> ImageInfo:
     """Check ``data`` by content and read its upright size without decoding pixels.
 
     Raises ImageRejected (code empty / too_large / unsupported_type / corrupt / too_many_pixels /
     decompression_bomb). Header reads cannot find every corruption (a cut JPEG, WEBP or HEIC
     has a perfect header): ``verify_decodes`` / ``decode_upright`` report the rest.
+    ``verified``: these very bytes (by sha256) were decoded completely before, so the PNG
+    chunk walk is not done again.
     """
     mime = check_upload(data, max_bytes=max_bytes)
     img = _open_header(data, mime)
@@ -126,7 +130,7 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
         orientation = _exif_orientation(img, mime)
     finally:
         img.close()
-    if mime == "image/png":
+    if mime == "image/png" and not verified:
         _verify_png(data)
     if orientation in (5, 6, 7, 8):
         width, height = height, width

@@ -21,9 +21,13 @@ class PreparedImage:
     height: int
 
 
-def prepare_for_send(data: bytes, info: ImageInfo, *, longest_side: int | None) -> PreparedImage:
+def prepare_for_send(
+    data: bytes, info: ImageInfo, *, longest_side: int | None, verified: bool = False
+) -> PreparedImage:
     """The image to send: the original bytes when already upright and small enough, else an
     upright (and downscaled so its longest side <= ``longest_side``) re-encoded copy.
+    ``verified``: these very bytes (by sha256) were decoded completely before; sent as they
+    are, they are not decoded again.
 
     JPEG stays JPEG (quality 92); other types become PNG, except opaque HEIC/HEIF -> JPEG.
     Boxes Gemini returns (0..1000) still map onto the original upright size (package docstring).
@@ -32,7 +36,8 @@ def prepare_for_send(data: bytes, info: ImageInfo, *, longest_side: int | None) 
         raise ValueError(f"longest_side must be positive, got {longest_side}")
     needs_scale = longest_side is not None and max(info.width, info.height) > longest_side
     if info.orientation == 1 and not needs_scale:
-        verify_decodes(data, info)  # sent as it is: it must decode (a cut file costs a call)
+        if not verified:  # sent as it is: it must decode (a cut file costs a call)
+            verify_decodes(data, info)
         return PreparedImage(data, info.mime, info.width, info.height)
     target = (info.width, info.height)
     if needs_scale and longest_side is not None:
