@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from imagejobs.core.jobspec import JobSpec
@@ -159,42 +159,31 @@ def claim_job_noting_takeover(
 
     The usual case (a queued job) is one round trip on Postgres: the claiming UPDATE and the
     images' SELECT in one statement; only when that claims nothing is an expired lease tried.
+    The statements are built once (bound parameters), not for every job.
     """
     now = now or utcnow()
-    queued = and_(J.status == "queued", or_(J.next_attempt_at.is_(None), J.next_attempt_at <= now))
-    claim = _claim_with_images(session, job_id, owner, queued, lease_s=lease_s, now=now)
-    if claim is not None:
-        return claim
-    expired = and_(J.status == "running", J.lease_expires_at < now)
-    claim = _claim_with_images(session, job_id, owner, expired, lease_s=lease_s, now=now)
-    return Claim(claim.job, True, claim.images) if claim is not None else None
-
-
-def _claim_with_images(
-    session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
-) -> Claim | None:
-    if session.get_bind().dialect.name != "postgresql":  # SQLite: no UPDATE in a CTE
-        job = _claim_where(session, job_id, owner, claimable, lease_s=lease_s, now=now)
-        return Claim(job, False, job_images(session, job_id)) if job is not None else None
-    claimed = _claim_statement(job_id, owner, claimable, lease_s=lease_s, now=now).cte("claimed")
-    images: Table = JobImage.__table__  # type: ignore[assignment]
-    contents: Table = Image.__table__  # type: ignore[assignment]
-    rows = session.execute(
-        select(claimed, *(c.label(f"ji_{c.key}") for c in images.c), contents.c.mime)
-        .select_from(
-            claimed.outerjoin(images, images.c.job_id == claimed.c.id).outerjoin(
-                contents, contents.c.sha256 == images.c.sha256
-            )
-        )
-        .order_by(images.c.position)
-    ).all()
-    if not rows:
-        return None
-    job = _job_from_row(rows[0])
-    found = [
-        (_image_from_row(row), row.mime) for row in rows if row._mapping["ji_job_id"] is not None
-    ]
-    return Claim(job, False, found)
+    params = {
+        "c_job_id": job_id,
+        "c_owner": owner,
+        "c_now": now,
+        "c_expires": now + timedelta(seconds=lease_s),
+    }
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for took_over in (False, True):
+        if postgres:  # SQLite has no UPDATE in a CTE: the claim, then the images
+            rows = session.execute(_CLAIM_WITH_IMAGES[took_over], params).all()
+            if rows:
+                images = [
+                    (_image_from_row(row), row.mime)
+                    for row in rows
+                    if row._mapping["ji_job_id"] is not None
+                ]
+                return Claim(_job_from_row(rows[0]), took_over, images)
+        else:
+            row = session.execute(_CLAIM[took_over], params).first()
+            if row is not None:
+                return Claim(_job_from_row(row), took_over, job_images(session, job_id))
+    return None
 
 
 def _image_from_row(row: Any) -> JobImage:
@@ -202,10 +191,54 @@ def _image_from_row(row: Any) -> JobImage:
     return JobImage(**{key: values[f"ji_{column}"] for key, column in _IMAGE_ATTRIBUTES})
 
 
-def _claim_statement(
-    job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
-) -> Any:
+def _claim_statement(claimable: Any) -> Any:
+    """The claiming UPDATE, on bound parameters ``c_job_id``, ``c_owner``, ``c_now``,
+    ``c_expires``."""
+    now = _NOW
     return (
+        update(JOBS)
+        .where(J.id == bindparam("c_job_id"), claimable)
+        .values(
+            status="running",
+            lease_owner=bindparam("c_owner"),
+            lease_expires_at=bindparam("c_expires", type_=J.lease_expires_at.type),
+            attempts=J.attempts + 1,
+            started_at=now,
+            updated_at=now,
+        )
+        .returning(*JOBS.c)
+    )
+
+
+def _with_images(claim: Any) -> Any:
+    claimed = claim.cte("claimed")
+    images: Table = JobImage.__table__  # type: ignore[assignment]
+    contents: Table = Image.__table__  # type: ignore[assignment]
+    return (
+        select(claimed, *(c.label(f"ji_{c.key}") for c in images.c), contents.c.mime)
+        .select_from(
+            claimed.outerjoin(images, images.c.job_id == claimed.c.id).outerjoin(
+                contents, contents.c.sha256 == images.c.sha256
+            )
+        )
+        .order_by(images.c.position)
+    )
+
+
+_NOW: Any = bindparam("c_now", type_=J.started_at.type)  # typed: SQLite stores text
+_QUEUED_DUE = and_(
+    J.status == "queued", or_(J.next_attempt_at.is_(None), J.next_attempt_at <= _NOW)
+)
+_LEASE_EXPIRED = and_(J.status == "running", J.lease_expires_at < _NOW)
+# Indexed by "took over": a queued job first, else one whose lease expired.
+_CLAIM = {False: _claim_statement(_QUEUED_DUE), True: _claim_statement(_LEASE_EXPIRED)}
+_CLAIM_WITH_IMAGES = {took_over: _with_images(claim) for took_over, claim in _CLAIM.items()}
+
+
+def _claim_where(
+    session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
+) -> Job | None:
+    row = session.execute(
         update(JOBS)
         .where(J.id == job_id, claimable)
         .values(
@@ -217,14 +250,6 @@ def _claim_statement(
             updated_at=now,
         )
         .returning(*JOBS.c)
-    )
-
-
-def _claim_where(
-    session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
-) -> Job | None:
-    row = session.execute(
-        _claim_statement(job_id, owner, claimable, lease_s=lease_s, now=now)
     ).first()
     return _job_from_row(row) if row is not None else None
 
