@@ -140,11 +140,6 @@ class Settings(BaseSettings):
     # Send the console's cookie over HTTPS only (set when the API is served behind TLS).
     console_secure_cookie: bool = False
 
-    @field_validator("console_admin", "console_secret", mode="before")
-    @classmethod
-    def _blank_console_secret_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("console_admin")
     @classmethod
     def _console_user_password(cls, value: SecretStr | None) -> SecretStr | None:
@@ -173,11 +168,6 @@ class Settings(BaseSettings):
     flower_db: Path | None = None
     flower_save_interval_s: float = Field(default=5.0, ge=0.1, le=86_400)
 
-    @field_validator("flower_db")
-    @classmethod
-    def _absolute_flower_db(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser().resolve()
-
     @property
     def effective_flower_db(self) -> Path:
         return self.flower_db or self.data_dir / "flower" / "flower.db"
@@ -203,7 +193,17 @@ class Settings(BaseSettings):
     result_cache_ttl_s: float = Field(default=86_400.0, ge=0)  # 0: no result cache
 
     @field_validator(
-        "database_url", "broker_url", "gemini_base_url", "segment_model", mode="before"
+        "database_url",
+        "broker_url",
+        "gemini_base_url",
+        "segment_model",
+        "console_admin",
+        "console_secret",
+        "flower_basic_auth",
+        "metrics_port",
+        "metrics_basic_auth",
+        "metrics_dir",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -232,12 +232,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, amqp:// or sqla+ URL")
         return value
 
-    @field_validator("flower_basic_auth", mode="before")
-    @classmethod
-    def _blank_secret_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("flower_basic_auth")
+    @field_validator("flower_basic_auth", "metrics_basic_auth")
     @classmethod
     def _user_password_pairs(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -247,7 +242,7 @@ class Settings(BaseSettings):
                     raise ValueError("must be user:password (several separated by commas)")
         return value
 
-    @field_validator("data_dir", "blob_dir")
+    @field_validator("data_dir", "blob_dir", "flower_db", "metrics_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
@@ -285,26 +280,6 @@ class Settings(BaseSettings):
     # The API's /metrics includes the queue depth (one Postgres count and one Redis LLEN per
     # scrape); turn it off on all API processes but one so it is not counted twice.
     metrics_queue_depth: bool = True
-
-    @field_validator("metrics_port", "metrics_basic_auth", "metrics_dir", mode="before")
-    @classmethod
-    def _blank_metrics_setting_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("metrics_basic_auth")
-    @classmethod
-    def _metrics_user_password_pairs(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            for pair in value.get_secret_value().split(","):
-                user, _, password = pair.partition(":")
-                if not user or not password:
-                    raise ValueError("must be user:password (several separated by commas)")
-        return value
-
-    @field_validator("metrics_dir")
-    @classmethod
-    def _absolute_metrics_dir(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser().resolve()
 
     # ---------------------------------------------------------------------------------- metrics
 
