@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -95,6 +95,18 @@ class BudgetPeriods:
 def budget_periods(now: float, zone: tzinfo = UTC) -> BudgetPeriods:
     local = datetime.fromtimestamp(now, zone)
     return BudgetPeriods(local.strftime("%Y-%m-%d"), local.strftime("%Y-%m"))
+
+
+def seconds_until_period_ends(period: str, now: float, zone: tzinfo = UTC) -> float:
+    """Seconds from ``now`` until the budget ``period`` (day or month) in ``zone`` turns
+    (at least 1: a job waiting for it is not sent back at once)."""
+    local = datetime.fromtimestamp(now, zone)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        end = start + timedelta(days=1)
+    else:
+        end = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return max(1.0, end.timestamp() - now)
 
 
 @dataclass(frozen=True)

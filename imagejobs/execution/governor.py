@@ -22,12 +22,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
 from imagejobs.core.breaker_policy import outcome_of_status
+from imagejobs.core.budget import seconds_until_period_ends
 from imagejobs.core.governance_config import GovernanceConfig
 from imagejobs.core.quota_limits import limits_for
 from imagejobs.gemini.errors import GeminiCallError
@@ -231,7 +231,8 @@ class Governor:
             ) from None
         if isinstance(reply, Reservation):
             return reply
-        raise BudgetExceeded(reply.message(producer), self._until_period_ends(reply.period))
+        wait_s = seconds_until_period_ends(reply.period, time.time(), self.config.budget_zone)
+        raise BudgetExceeded(reply.message(producer), wait_s)
 
     def settle(self, reservation: Reservation | None, billed_nanos: int | None) -> None:
         if reservation is None or self.budgets is None:
@@ -245,14 +246,3 @@ class Governor:
             log.warning(
                 "budget: could not settle %s (%s)", reservation.reservation_id, type(exc).__name__
             )
-
-    def _until_period_ends(self, period: str) -> float:
-        now = time.time()
-        zone = self.config.budget_zone
-        local = datetime.fromtimestamp(now, zone)
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        if period == "day":
-            end = start + timedelta(days=1)
-        else:
-            end = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-        return max(1.0, end.timestamp() - now)

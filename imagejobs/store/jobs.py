@@ -137,12 +137,18 @@ def claim_job(
     One guarded ``UPDATE … RETURNING``: of two workers holding the same message, one wins.
     The caller's transaction commits the claim.
     """
+    row = session.execute(_CLAIM_ANY, _claim_params(job_id, owner, lease_s, now)).first()
+    return _job_from_row(row) if row is not None else None
+
+
+def _claim_params(job_id: str, owner: str, lease_s: float, now: datetime | None) -> dict[str, Any]:
     now = now or utcnow()
-    claimable = or_(
-        and_(J.status == "queued", or_(J.next_attempt_at.is_(None), J.next_attempt_at <= now)),
-        and_(J.status == "running", J.lease_expires_at < now),
-    )
-    return _claim_where(session, job_id, owner, claimable, lease_s=lease_s, now=now)
+    return {
+        "c_job_id": job_id,
+        "c_owner": owner,
+        "c_now": now,
+        "c_expires": now + timedelta(seconds=lease_s),
+    }
 
 
 @dataclass(frozen=True)
@@ -161,13 +167,7 @@ def claim_job_noting_takeover(
     images' SELECT in one statement; only when that claims nothing is an expired lease tried.
     The statements are built once (bound parameters), not for every job.
     """
-    now = now or utcnow()
-    params = {
-        "c_job_id": job_id,
-        "c_owner": owner,
-        "c_now": now,
-        "c_expires": now + timedelta(seconds=lease_s),
-    }
+    params = _claim_params(job_id, owner, lease_s, now)
     postgres = session.get_bind().dialect.name == "postgresql"
     for took_over in (False, True):
         if postgres:  # SQLite has no UPDATE in a CTE: the claim, then the images
@@ -232,26 +232,8 @@ _QUEUED_DUE = and_(
 _LEASE_EXPIRED = and_(J.status == "running", J.lease_expires_at < _NOW)
 # Indexed by "took over": a queued job first, else one whose lease expired.
 _CLAIM = {False: _claim_statement(_QUEUED_DUE), True: _claim_statement(_LEASE_EXPIRED)}
+_CLAIM_ANY = _claim_statement(or_(_QUEUED_DUE, _LEASE_EXPIRED))
 _CLAIM_WITH_IMAGES = {took_over: _with_images(claim) for took_over, claim in _CLAIM.items()}
-
-
-def _claim_where(
-    session: Session, job_id: str, owner: str, claimable: Any, *, lease_s: float, now: datetime
-) -> Job | None:
-    row = session.execute(
-        update(JOBS)
-        .where(J.id == job_id, claimable)
-        .values(
-            status="running",
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_s),
-            attempts=J.attempts + 1,
-            started_at=now,
-            updated_at=now,
-        )
-        .returning(*JOBS.c)
-    ).first()
-    return _job_from_row(row) if row is not None else None
 
 
 def _owned(job_id: str, owner: str) -> Any:

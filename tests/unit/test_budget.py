@@ -17,6 +17,7 @@ from imagejobs.core.budget import (
     format_usd,
     overshoot_bound,
     quote_nanos,
+    seconds_until_period_ends,
     usd_to_nanos,
 )
 
@@ -93,3 +94,15 @@ def test_sequential_model_of_concurrent_reservations_respects_the_bound() -> Non
             bound_at_last_admission = overshoot_bound(in_flight.values())
     spent += sum(billed for _, billed in in_flight.values())
     assert spent <= limit + bound_at_last_admission
+
+
+def test_a_budget_period_ends_at_the_zones_next_midnight_or_first_of_month() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    now = datetime(2026, 12, 31, 22, 30, tzinfo=UTC).timestamp()  # 23:30 in Paris
+    assert seconds_until_period_ends("day", now, paris) == 30 * 60
+    assert seconds_until_period_ends("month", now, paris) == 30 * 60  # January 1st
+    assert seconds_until_period_ends("day", now, UTC) == 90 * 60
+    mid_month = datetime(2026, 2, 10, tzinfo=UTC).timestamp()
+    assert seconds_until_period_ends("month", mid_month) == 19 * 24 * 3600
+    midnight = datetime(2026, 2, 11, tzinfo=UTC).timestamp()
+    assert seconds_until_period_ends("day", midnight - 0.5) == 1.0  # never below a second
