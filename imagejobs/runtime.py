@@ -16,9 +16,9 @@ from functools import cached_property
 import redis
 
 from imagejobs.broker.queue import JobQueue
-from imagejobs.execution.governor import Governor
 from imagejobs.gemini.client import GenaiGemini
 from imagejobs.gemini.port import GeminiPort
+from imagejobs.governance.governor import Governor
 from imagejobs.settings import Settings, SettingsError
 from imagejobs.store.blobs import BlobStore, DirectoryBlobStore
 from imagejobs.store.db import Database

@@ -3,20 +3,33 @@ and cost (written in the transaction that ends the attempt), and the job's end i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from imagejobs.core.times import as_utc, utcnow
+from imagejobs.execution.calls import Calls
+from imagejobs.execution.images import LoadedImage
 from imagejobs.observability.metrics import observe_job_end
 from imagejobs.store.images import record_facts, record_sent_all
+from imagejobs.store.models import Job
 from imagejobs.store.results import write_usage
 
-if TYPE_CHECKING:
-    from imagejobs.execution.runner import JobRun
+
+class Attempt(Protocol):
+    """What is read of an attempt (the runner's ``JobRun``)."""
+
+    job: Job
+    calls: Calls
+    images: list[LoadedImage]
+    transports: list[tuple[str, str | None]]
+    estimated: int | None
+    estimated_images: int | None
+    cached_from: str | None
+    error: tuple[str, str] | None
 
 
-def observe_end(run: JobRun, status: str) -> None:
+def observe_end(run: Attempt, status: str) -> None:
     """Count the ended job in the metrics (once, after its final write)."""
     job, calls, usage = run.job, run.calls, run.calls.usage
     started = as_utc(job.started_at)
@@ -40,7 +53,7 @@ def observe_end(run: JobRun, status: str) -> None:
     )
 
 
-def record_attempt(session: Session, run: JobRun) -> None:
+def record_attempt(session: Session, run: Attempt) -> None:
     """Write each image's facts and how it was sent, and the token usage."""
     sent = []
     for index, image in enumerate(run.images):

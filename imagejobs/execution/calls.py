@@ -14,11 +14,11 @@ from imagejobs.core.governance_config import GovernanceConfig
 from imagejobs.core.model_options import options_for, prompt_thinking_budget
 from imagejobs.core.pricing import cost_usd
 from imagejobs.core.prompts import PromptSpec
-from imagejobs.execution.governor import Admission, Deferred, call_outcome
 from imagejobs.execution.lease import Lease
 from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.gemini.port import GenerateReply, GenerateRequest, ImagePart, TokenUsage
 from imagejobs.governance import Reservation
+from imagejobs.governance.governor import Admission, Deferred, call_outcome
 from imagejobs.runtime import Runtime
 from imagejobs.store.models import Job
 
@@ -72,7 +72,7 @@ class Calls:
 
     def reserve_budget(self, producer: str, estimated_tokens: int, calls: int) -> None:
         """Reserve the attempt's cost quote (its dearest model) against ``producer``'s budget;
-        raises :class:`~imagejobs.execution.governor.BudgetExceeded`."""
+        raises :class:`~imagejobs.governance.governor.BudgetExceeded`."""
         job = self.job
         if self.governor.config.budget_for(producer) is None:
             return

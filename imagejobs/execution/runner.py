@@ -29,7 +29,6 @@ from imagejobs.core.tokens import text_tokens
 from imagejobs.execution.accounting import observe_end, record_attempt
 from imagejobs.execution.calls import Calls
 from imagejobs.execution.failures import JobFailed, LeaseLost
-from imagejobs.execution.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.execution.images import LoadedImage, load_all, send_parts
 from imagejobs.execution.lease import Lease
 from imagejobs.execution.result_reuse import Reuse, look_up, look_up_in
@@ -42,6 +41,7 @@ from imagejobs.execution.scheduler import (
     producer_of,
 )
 from imagejobs.gemini.errors import GeminiCallError
+from imagejobs.governance.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.observability.metrics import observe_lease_takeover
 from imagejobs.runtime import Runtime
 from imagejobs.store.jobs import claim_job_noting_takeover, finish_job, schedule_retry

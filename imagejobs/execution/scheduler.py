@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 
 from imagejobs.core.fairshare import ProducerLoad
 from imagejobs.execution.calls import model_chain, rough_tokens
-from imagejobs.execution.governor import Admission, Deferred
 from imagejobs.execution.result_reuse import would_answer
 from imagejobs.governance.fair import SharedFairShare
+from imagejobs.governance.governor import Admission, Deferred
 from imagejobs.runtime import Runtime
 from imagejobs.store.scheduling import (
     LOCAL_PRODUCER,

@@ -10,8 +10,8 @@ import redis
 from imagejobs.core.breaker_policy import BreakerPolicy
 from imagejobs.core.governance_config import GovernanceConfig
 from imagejobs.core.quota_limits import ModelLimits
-from imagejobs.execution.governor import Deferred, Governor
 from imagejobs.governance import SharedBreaker
+from imagejobs.governance.governor import Deferred, Governor
 
 MODEL = "gemini-3.8-flash"
 FALLBACK = "gemini-2.5-flash-lite"
