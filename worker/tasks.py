@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 from celery.signals import worker_ready
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -46,15 +45,7 @@ def runtime() -> Runtime:
     return _runtime
 
 
-class KeepsItsName(Task):
-    """A task retried while the database is down keeps the name its message was sent with
-    (``imagejobs.run_job detect``: Flower shows the job's kind), not the bare task name."""
-
-    def shadow_name(self, args: Any, kwargs: Any, options: Any) -> str | None:
-        return getattr(self.request, "shadow", None)
-
-
-@shared_task(name=RUN_JOB, base=KeepsItsName, throws=(JobFailed,), **RETRY_WHILE_DB_UNAVAILABLE)
+@shared_task(name=RUN_JOB, throws=(JobFailed,), **RETRY_WHILE_DB_UNAVAILABLE)
 def run_job_task(job_id: str) -> str:
     """Run one job. Messages carry ``job_id=`` (older clients: the id as the only argument).
 

@@ -17,12 +17,18 @@ from celery import Celery
 
 from imagejobs.broker import redis_close_fix
 from imagejobs.broker.names import QUEUE
+from imagejobs.broker.sent_event_name import ShadowNamedAMQP
 from imagejobs.settings import Settings
 
 
 def make_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
     """A Celery app for the settings' broker; ``include`` names the task modules (workers)."""
-    app = Celery("imagejobs", broker=settings.effective_broker_url, include=list(include))
+    app = Celery(
+        "imagejobs",
+        broker=settings.effective_broker_url,
+        include=list(include),
+        amqp=ShadowNamedAMQP,
+    )
     transport_options: dict[str, object] = {}
     if settings.effective_broker_url.startswith(("redis://", "rediss://")):
         redis_close_fix.install()  # a Redis restart must not stop a worker (see the module)
