@@ -7,13 +7,21 @@ default): the worker owns retries so they are counted, honour ``retryDelay`` and
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
+import json
 import time
 from datetime import datetime
 from typing import Any
 
 from google import genai
 from google.genai import types
+
+try:  # the SDK's schema rewrite, which the JSON body needs (see GenaiGemini)
+    from google.genai._transformers import t_schema
+except ImportError:  # pragma: no cover - an SDK that moved it: the typed interface is used
+    t_schema = None  # type: ignore[assignment]
 
 from imagejobs.core.media_resolution import normalise_media_resolution
 from imagejobs.core.tokens import uses_media_resolution
@@ -26,6 +34,7 @@ from imagejobs.gemini.port import (
     RemoteFile,
     TokenUsage,
 )
+from imagejobs.gemini.wire import generate_path, reply_from_body, request_body
 from imagejobs.observability.metrics import call_outcome, gemini_call
 
 REAL_GEMINI_BASE = "https://generativelanguage.googleapis.com"
@@ -53,6 +62,7 @@ class GenaiGemini:
         api_version: str = "v1beta",
         timeout_s: float = 300.0,
         max_connections: int = 256,
+        typed: bool = False,
     ) -> None:
         if not api_key:
             raise ValueError("a Gemini API key is required (GEMINI_API_KEY)")
@@ -64,6 +74,12 @@ class GenaiGemini:
             client_args=_http_limits(max_connections),
         )
         self._client = genai.Client(api_key=api_key, http_options=options)
+        # The SDK's API client sends a body built as JSON (imagejobs.gemini.wire): the typed
+        # interface's validation and conversion were most of a job's CPU. An SDK without that
+        # client, or ``typed``, goes through the typed interface (same body, tested).
+        api = getattr(self._client, "_api_client", None)
+        usable = callable(getattr(api, "request", None)) and t_schema is not None
+        self._api: Any = api if usable and not typed else None
 
     @property
     def api_base(self) -> str:
@@ -75,18 +91,36 @@ class GenaiGemini:
     # generateContent ----------------------------------------------------------------------
 
     def generate(self, request: GenerateRequest) -> GenerateReply:
-        parts = [self._part(image, request) for image in request.images]
-        parts.append(types.Part.from_text(text=request.text))  # images first, as advised
-        content = types.Content(role="user", parts=parts)
         with gemini_call(request.model) as call:  # counted, timed and in flight meanwhile
             try:
-                response = self._client.models.generate_content(
-                    model=request.model, contents=content, config=self._config(request)
-                )
+                if self._api is not None:
+                    return self._generate_from_json(request)
+                return self._generate_through_types(request)
             except Exception as exc:
                 error = classify_error(exc)
                 call.outcome = call_outcome(error.code, error.status)
                 raise error from exc
+
+    def _generate_from_json(self, request: GenerateRequest) -> GenerateReply:
+        """The body built as JSON (:mod:`imagejobs.gemini.wire`), sent by the SDK's API client."""
+        assert self._api is not None
+        body = request_body(request, self._wire_schema)
+        response = self._api.request("post", generate_path(request.model), body)
+        return reply_from_body(json.loads(response.body) if response.body else {})
+
+    def _wire_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A response schema as the SDK sends it (types upper-cased, property order added, ...),
+        worked out by the SDK once per schema."""
+        return _sdk_schema(self._api, json.dumps(schema))
+
+    def _generate_through_types(self, request: GenerateRequest) -> GenerateReply:
+        """The same call through the SDK's typed interface (an SDK without the API client)."""
+        parts = [self._part(image, request) for image in request.images]
+        parts.append(types.Part.from_text(text=request.text))  # images first, as advised
+        content = types.Content(role="user", parts=parts)
+        response = self._client.models.generate_content(
+            model=request.model, contents=content, config=self._config(request)
+        )
         return _reply(response)
 
     def _part(self, image: InlineImage | FileImage, request: GenerateRequest) -> types.Part:
@@ -113,7 +147,8 @@ class GenaiGemini:
         return types.GenerateContentConfig(
             system_instruction=request.system_instruction,
             response_mime_type=request.response_mime_type,
-            response_schema=request.response_schema,
+            # The SDK rewrites a schema dict in place: a prompt's own stays as it was.
+            response_schema=copy.deepcopy(request.response_schema),
             temperature=request.temperature,
             max_output_tokens=request.max_output_tokens,
             thinking_config=thinking,
@@ -159,6 +194,12 @@ class GenaiGemini:
                     status="FILE_NOT_ACTIVE",
                 )
             time.sleep(poll_s)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sdk_schema(api: Any, schema_json: str) -> dict[str, Any]:
+    schema = t_schema(api, json.loads(schema_json))
+    return schema.model_dump(mode="json", exclude_none=True) if schema is not None else {}
 
 
 def _enum_name(value: Any) -> str | None:

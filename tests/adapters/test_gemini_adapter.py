@@ -49,6 +49,31 @@ def test_generate_inline_reads_text_finish_reason_and_usage(gemini: GenaiGemini)
     assert reply.model_version == "gemini-2.5-flash"
 
 
+def test_the_typed_interface_answers_the_same(emu: EmulatorServer, gemini: GenaiGemini) -> None:
+    """The SDK's typed interface (the fallback) and the JSON body reach the same answer."""
+    typed = GenaiGemini(api_key="test", base_url=emu.base_url, timeout_s=5, typed=True)
+    schema = {
+        "type": "ARRAY",
+        "items": {
+            "type": "OBJECT",
+            "properties": {
+                "box_2d": {"type": "ARRAY", "items": {"type": "INTEGER"}},
+                "label": {"type": "STRING"},
+            },
+        },
+    }
+    for model, extra in (
+        ("gemini-2.5-flash", {}),
+        (
+            "gemini-3-flash-preview",
+            {"media_resolution": "HIGH", "thinking_budget": None, "thinking_level": "LOW"},
+        ),
+    ):
+        one = request(model=model, response_schema=schema, system_instruction="Boxes.", **extra)
+        assert typed.generate(one) == gemini.generate(one)
+    assert emu.control.stats()["calls"]["generateContent"] == 4
+
+
 def test_upload_wait_active_then_file_reference(emu: EmulatorServer, gemini: GenaiGemini) -> None:
     emu.control.set_faults(processing_delay_s=0.5)
     remote = gemini.upload(PNG, "image/png", "scene")

@@ -1,0 +1,118 @@
+"""generateContent as JSON: the request body google-genai would build, and the reply read back.
+
+google-genai turns a call into this body by validating the pydantic models it is given and
+walking them field by field; for a job's request that was the largest share of a worker's CPU
+per job (issue 12). The body is built here directly, as plain dicts, in the exact shape the SDK
+sends (``tests/unit/test_gemini_wire.py`` compares the two for every task and option), and it
+is sent by the SDK's own API client (auth, base URL, timeouts, errors stay the SDK's). The
+answer is read from the response JSON the same way :class:`GenerateContentResponse` reads it.
+
+Pure: no network, no SDK import (the schema rewrite is passed in).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from imagejobs.core.media_resolution import normalise_media_resolution
+from imagejobs.core.tokens import uses_media_resolution
+from imagejobs.gemini.port import GenerateReply, GenerateRequest, InlineImage, TokenUsage
+
+__all__ = ["generate_path", "reply_from_body", "request_body"]
+
+
+def generate_path(model: str) -> str:
+    """The REST path of a model's generateContent, relative to the API version."""
+    name = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+    return f"{name}:generateContent"
+
+
+def request_body(
+    request: GenerateRequest, schema: Callable[[dict[str, Any]], dict[str, Any]] = dict
+) -> dict[str, Any]:
+    """The JSON body of ``request``: images first, then the prompt; the generation config.
+    ``schema`` gives the response schema as sent (the SDK rewrites schemas; the adapter asks
+    it once per schema)."""
+    resolution = None
+    if request.media_resolution and uses_media_resolution(request.model):
+        level = "MEDIA_RESOLUTION_" + normalise_media_resolution(request.media_resolution)
+        resolution = {"level": level}
+    parts: list[dict[str, Any]] = []
+    for image in request.images:
+        part: dict[str, Any] = {}
+        if resolution is not None:
+            part["mediaResolution"] = resolution
+        if isinstance(image, InlineImage):
+            data = base64.urlsafe_b64encode(image.data).decode("ascii")  # as the SDK sends it
+            part["inlineData"] = {"data": data, "mime_type": image.mime}
+        else:
+            part["fileData"] = {"file_uri": image.uri, "mime_type": image.mime}
+        parts.append(part)
+    parts.append({"text": request.text})
+    body: dict[str, Any] = {"contents": [{"parts": parts, "role": "user"}]}
+    if request.system_instruction is not None:
+        body["systemInstruction"] = {
+            "parts": [{"text": request.system_instruction}],
+            "role": "user",
+        }
+    body["generationConfig"] = _generation_config(request, schema)
+    return body
+
+
+def _generation_config(
+    request: GenerateRequest, schema: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.max_output_tokens is not None:
+        config["maxOutputTokens"] = request.max_output_tokens
+    if request.response_mime_type is not None:
+        config["responseMimeType"] = request.response_mime_type
+    if request.response_schema is not None:
+        config["responseSchema"] = schema(request.response_schema)
+    if request.thinking_level is not None:
+        config["thinkingConfig"] = {"thinking_level": request.thinking_level}
+    elif request.thinking_budget is not None:
+        config["thinkingConfig"] = {"thinking_budget": request.thinking_budget}
+    return config
+
+
+def reply_from_body(body: dict[str, Any]) -> GenerateReply:
+    """The answer in a generateContent response: the first candidate's text without its thought
+    parts, why it ended, the usage, the model version and a refused prompt's reason."""
+    candidates = body.get("candidates") or []
+    candidate = candidates[0] if candidates else None
+    text = None
+    finish_reason = None
+    if candidate is not None:
+        parts = (candidate.get("content") or {}).get("parts") or []
+        text = "".join(p["text"] for p in parts if p.get("text") and not p.get("thought")) or None
+        finish_reason = candidate.get("finishReason")
+    feedback = body.get("promptFeedback")
+    return GenerateReply(
+        text=text,
+        finish_reason=finish_reason,
+        usage=_usage(body.get("usageMetadata")),
+        model_version=body.get("modelVersion"),
+        block_reason=feedback.get("blockReason") if feedback else None,
+    )
+
+
+def _usage(meta: dict[str, Any] | None) -> TokenUsage:
+    if meta is None:
+        return TokenUsage()
+    by_modality: dict[str, int] = {}
+    for detail in meta.get("promptTokensDetails") or []:
+        name = detail.get("modality") or "UNSPECIFIED"
+        by_modality[name] = by_modality.get(name, 0) + (detail.get("tokenCount") or 0)
+    return TokenUsage(
+        prompt=meta.get("promptTokenCount"),
+        candidates=meta.get("candidatesTokenCount"),
+        thoughts=meta.get("thoughtsTokenCount"),
+        total=meta.get("totalTokenCount"),
+        image=by_modality.get("IMAGE"),
+        text=by_modality.get("TEXT"),
+    )
