@@ -84,22 +84,30 @@ def record_facts(session: Session, sha256: str, facts: ImageFacts) -> None:
     )
 
 
+_JOB_IMAGES: Table = JobImage.__table__  # type: ignore[assignment]
+_RECORD_SENT = (  # built once: an executemany of one row per image
+    update(_JOB_IMAGES)
+    .where(
+        _JOB_IMAGES.c.job_id == bindparam("b_job_id"),
+        _JOB_IMAGES.c.position == bindparam("b_position"),
+    )
+    .values(
+        sent_width=bindparam("sent_width"),
+        sent_height=bindparam("sent_height"),
+        sent_bytes=bindparam("sent_bytes"),
+        tokens_estimated=bindparam("tokens_estimated"),
+        transport=bindparam("transport"),
+        uploaded_file_id=bindparam("uploaded_file_id"),
+    )
+)
+
+
 def record_sent_all(session: Session, job_id: str, sent: list[SentImage]) -> None:
     """How each image went (one executemany for all of the job's images)."""
     if not sent:
         return
-    table: Table = JobImage.__table__  # type: ignore[assignment]
     session.execute(
-        update(table)
-        .where(table.c.job_id == bindparam("b_job_id"), table.c.position == bindparam("b_position"))
-        .values(
-            sent_width=bindparam("sent_width"),
-            sent_height=bindparam("sent_height"),
-            sent_bytes=bindparam("sent_bytes"),
-            tokens_estimated=bindparam("tokens_estimated"),
-            transport=bindparam("transport"),
-            uploaded_file_id=bindparam("uploaded_file_id"),
-        ),
+        _RECORD_SENT,
         [
             {
                 "b_job_id": job_id,

@@ -6,6 +6,7 @@ run a job, and a late worker whose lease was taken over cannot overwrite the new
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -301,6 +302,30 @@ def schedule_retry(
     return "park" if parked else "retry"
 
 
+@functools.cache
+def _finishing(owned: bool, unless_canceled: bool, record: tuple[str, ...]) -> Any:
+    """The guarded UPDATE that ends a job, built once per shape (the hot path builds nothing):
+    held by the lease ``f_owner`` (``owned``) or still queued; ``record`` names more columns."""
+    job_id = J.id == bindparam("f_job_id")
+    if owned:
+        guard = and_(job_id, J.status == "running", J.lease_owner == bindparam("f_owner"))
+    else:
+        guard = and_(job_id, J.status == "queued")
+    if unless_canceled:
+        guard = and_(guard, J.cancel_requested.is_(False))
+    columns = ("status", "error_code", "error_message", "finished_at", "updated_at", *record)
+    return (
+        update(JOBS)
+        .where(guard)
+        .values(
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            **{column: bindparam(column) for column in columns},
+        )
+    )
+
+
 def finish_job(
     session: Session,
     job: Job,
@@ -325,23 +350,19 @@ def finish_job(
     """
     assert status in FINAL_STATUSES
     now = utcnow()
-    guard = _owned(job.id, owner) if owner else and_(J.id == job.id, J.status == "queued")
-    if unless_canceled:
-        guard = and_(guard, J.cancel_requested.is_(False))
+    statement = _finishing(bool(owner), unless_canceled, tuple(sorted(record or ())))
     result = session.execute(
-        update(JOBS)
-        .where(guard)
-        .values(
-            status=status,
-            lease_owner=None,
-            lease_expires_at=None,
-            next_attempt_at=None,
-            error_code=error_code,
-            error_message=error_message,
-            finished_at=now,
-            updated_at=now,
+        statement,
+        {
+            "f_job_id": job.id,
+            "f_owner": owner,
+            "status": status,
+            "error_code": error_code,
+            "error_message": error_message,
+            "finished_at": now,
+            "updated_at": now,
             **(record or {}),
-        )
+        },
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return Finished(changed=False)

@@ -7,9 +7,10 @@ the usage.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, bindparam, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,20 +43,21 @@ def write_outcome(session: Session, job_id: str, outcome: Outcome, *, replace: b
     if replace:
         clear_results(session, job_id)
     session.execute(
-        insert(RESULTS).values(
-            job_id=job_id,
-            caption=outcome.caption,
-            answer=outcome.answer,
-            labels=outcome.labels,
-            raw_text="\n\n".join(outcome.raw_texts) or None,
-            finish_reason=",".join(sorted(set(outcome.finish_reasons))) or None,
-            dropped_boxes=outcome.dropped_boxes,
-            notes=outcome.notes,
-        )
+        _INSERT_RESULTS,
+        {
+            "job_id": job_id,
+            "caption": outcome.caption,
+            "answer": outcome.answer,
+            "labels": outcome.labels,
+            "raw_text": "\n\n".join(outcome.raw_texts) or None,
+            "finish_reason": ",".join(sorted(set(outcome.finish_reasons))) or None,
+            "dropped_boxes": outcome.dropped_boxes,
+            "notes": outcome.notes,
+        },
     )
     if outcome.detections:
         session.execute(
-            insert(DETECTIONS),
+            _INSERT_DETECTIONS,
             [
                 {
                     "job_id": job_id,
@@ -73,7 +75,7 @@ def write_outcome(session: Session, job_id: str, outcome: Outcome, *, replace: b
         )
     if outcome.masks:
         session.execute(
-            insert(MASKS),
+            _INSERT_MASKS,
             [
                 {
                     "job_id": job_id,
@@ -107,6 +109,7 @@ def write_usage(
 ) -> None:
     """Store the quote and, once there is one, the billed usage next to it (one upsert)."""
     values: dict[str, Any] = {
+        "job_id": job_id,
         "estimated_tokens": estimated_tokens,
         "estimated_image_tokens": estimated_image_tokens,
         "calls": calls,
@@ -122,6 +125,35 @@ def write_usage(
             image_tokens=usage.image,
             text_tokens=usage.text,
         )
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(USAGE).values(job_id=job_id, **values)
-    session.execute(statement.on_conflict_do_update(index_elements=[USAGE.c.job_id], set_=values))
+    dialect = session.get_bind().dialect.name
+    session.execute(_usage_upsert(dialect, billed=usage is not None), values)
+
+
+_QUOTE = ("estimated_tokens", "estimated_image_tokens", "calls", "cost_usd", "model_version")
+_BILLED = (
+    "prompt_tokens",
+    "candidates_tokens",
+    "thoughts_tokens",
+    "total_tokens",
+    "image_tokens",
+    "text_tokens",
+)
+# Built once: the results rows of a job are inserted with their values given at execution.
+_INSERT_RESULTS = insert(RESULTS)
+_INSERT_DETECTIONS = insert(DETECTIONS)
+_INSERT_MASKS = insert(MASKS)
+
+
+@functools.cache
+def _usage_upsert(dialect_name: str, *, billed: bool) -> Any:
+    """The usage upsert of a dialect, built once: the quote's columns, and the billed ones
+    when there is billed usage (a quote alone leaves billed usage written before as it is)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    columns = _QUOTE + _BILLED if billed else _QUOTE
+    statement = dialect.insert(USAGE).values(
+        job_id=bindparam("job_id"), **{column: bindparam(column) for column in columns}
+    )
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[USAGE.c.job_id], set_={column: excluded[column] for column in columns}
+    )
