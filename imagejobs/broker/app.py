@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from celery import Celery
 
-from imagejobs.broker import redis_close_fix
+from imagejobs.broker import redis_client_reuse, redis_close_fix
 from imagejobs.broker.names import QUEUE
 from imagejobs.broker.sent_event_name import ShadowNamedAMQP
 from imagejobs.settings import Settings
@@ -32,6 +32,7 @@ def make_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
     transport_options: dict[str, object] = {}
     if settings.effective_broker_url.startswith(("redis://", "rediss://")):
         redis_close_fix.install()  # a Redis restart must not stop a worker (see the module)
+        redis_client_reuse.install()  # one redis-py client per channel, not one per command
         # Longer than any job may run, so Redis does not hand a running job's message out again.
         transport_options["visibility_timeout"] = int(max(settings.lease_s * 2, 3600))
         # Job priority 0..9 maps onto Redis priority lists (0 is served first).

@@ -4,13 +4,14 @@ Celery's consumer, on a lost connection, calls ``collect()`` then ``close()`` on
 in flight, an unacknowledged message and a second channel that cannot close (a fanout queue to
 delete, like Celery's pidbox), kombu 5.7 raised ``AttributeError: 'NoneType' object has no
 attribute 'hostname'`` from that ``close()``, and the worker stopped (see
-``imagejobs/broker/redis_close_fix.py``).
+``imagejobs/broker/redis_close_fix.py``). And the one redis-py client a channel keeps.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,29 @@ def test_connection_closes_cleanly_after_redis_died_mid_poll(redis_server: Redis
     connection.collect(socket_timeout=2)  # what Celery's consumer does on a lost connection...
     connection.close()  # ...and then this, which raised AttributeError
     assert channel.closed
+
+
+def test_a_channel_reuses_one_client_until_its_pool_changes(redis_server: RedisServer) -> None:
+    """kombu built a redis-py client per command (``imagejobs/broker/redis_client_reuse.py``);
+    one client now serves the channel, from many threads, and a new pool gets a new client."""
+    app = make_celery(load_settings(broker_url=redis_server.url))
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        first = channel._create_client()
+        assert channel._create_client() is first
+        assert channel._create_client(asynchronous=True) is not first  # BRPOP's: kombu's own
+
+        def count(_: int) -> None:
+            for _ in range(50):
+                with channel.conn_or_acquire() as client:
+                    client.incr("shared-client-count")
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(count, range(8)))
+        assert int(first.get("shared-client-count")) == 400
+
+        channel._pool.disconnect()
+        channel._pool = None  # as a channel that reconnects gets
+        again = channel._create_client()
+        assert again is not first and again.connection_pool is channel.pool
+        assert int(again.get("shared-client-count")) == 400
