@@ -34,21 +34,11 @@ from imagejobs.gemini.port import (
     RemoteFile,
     TokenUsage,
 )
+from imagejobs.gemini.transport import client_args
 from imagejobs.gemini.wire import generate_path, reply_from_body, request_body
 from imagejobs.observability.metrics import call_outcome, gemini_call
 
 REAL_GEMINI_BASE = "https://generativelanguage.googleapis.com"
-
-
-def _http_limits(max_connections: int) -> dict[str, Any]:
-    try:
-        import httpx2 as http_lib  # google-genai >= 3 runs on httpx2
-    except ImportError:  # pragma: no cover - older SDKs run on httpx
-        import httpx as http_lib  # type: ignore[no-redef]
-    limits = http_lib.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    return {"limits": limits}
 
 
 class GenaiGemini:
@@ -71,7 +61,7 @@ class GenaiGemini:
             base_url=base_url,
             api_version=api_version,
             timeout=int(timeout_s * 1000),  # the SDK takes milliseconds
-            client_args=_http_limits(max_connections),
+            client_args=client_args(max_connections),  # see imagejobs.gemini.transport
         )
         self._client = genai.Client(api_key=api_key, http_options=options)
         # The SDK's API client sends a body built as JSON (imagejobs.gemini.wire): the typed

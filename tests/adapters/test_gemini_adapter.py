@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -11,6 +14,7 @@ from imagejobs.emulator import EmulatorServer
 from imagejobs.emulator.scenes import ShapeSpec, make_scene
 from imagejobs.gemini import FileImage, GeminiCallError, GenerateRequest, InlineImage
 from imagejobs.gemini.client import GenaiGemini
+from imagejobs.gemini.transport import ThreadPooledTransport
 
 PNG = make_scene(320, 200, [ShapeSpec("rectangle", (20, 30, 120, 130), "red")]).encode("PNG")
 
@@ -148,3 +152,31 @@ def test_missing_file_is_a_permanent_404(gemini: GenaiGemini) -> None:
     with pytest.raises(GeminiCallError) as caught:
         gemini.get_file("files/doesnotexist")
     assert caught.value.code == 404 and not caught.value.retryable
+
+
+def test_threads_share_a_few_pools_and_never_wait_for_a_connection() -> None:
+    """40 threads: 3 connection pools of up to 16 threads, a thread keeping its pool; all 40
+    calls are in flight at once (no thread waits for a socket)."""
+    with EmulatorServer(latency_s=0.5) as server:
+        gemini = GenaiGemini(api_key="test", base_url=server.base_url, max_connections=40)
+        transport = gemini._client._api_client._httpx_client._transport
+        assert isinstance(transport, ThreadPooledTransport) and len(transport.pools) == 3
+        seen: dict[int, set[int]] = {}
+        start = threading.Barrier(40)
+
+        def call(_: int) -> None:
+            start.wait()
+            for _ in range(2):
+                assert gemini.generate(request()).finish_reason == "STOP"
+                seen.setdefault(threading.get_ident(), set()).add(id(transport.pool()))
+
+        try:
+            with ThreadPoolExecutor(40) as pool:
+                list(pool.map(call, range(40)))
+            stats = server.control.stats()
+        finally:
+            gemini.close()
+    assert all(len(pools) == 1 for pools in seen.values())
+    per_pool = Counter(next(iter(pools)) for pools in seen.values())
+    assert sorted(per_pool.values()) == [13, 13, 14]
+    assert stats["max_in_flight"] == 40 and stats["calls"]["generateContent"] == 80
