@@ -106,6 +106,20 @@ def database_connections() -> float:
         return float(session.scalar(text(query)) or 0)
 
 
+def service_pids() -> dict[str, int]:
+    """The Postgres server (its postmaster: the backends are its children) and the Redis
+    server this run uses, to read their CPU."""
+    with runtime().db.session() as session:
+        data_dir = str(session.scalar(text("SHOW data_directory")))
+    postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    client = redis.Redis.from_url(get_settings().effective_broker_url)
+    try:
+        redis_pid = int(client.info("server")["process_id"])
+    finally:
+        client.close()
+    return {"Postgres": postmaster, "Redis": redis_pid}
+
+
 def drain_noop(count: int, timeout_s: float = 300.0) -> float:
     """Send ``count`` no-op tasks; seconds until the broker holds none, queued or unacked."""
     client = redis.Redis.from_url(get_settings().effective_broker_url)

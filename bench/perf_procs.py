@@ -132,3 +132,25 @@ class Sampler:
 
 def mb(n_bytes: float) -> str:
     return f"{n_bytes / 1e6:,.0f} MB"
+
+
+class CpuMeter:
+    """CPU seconds each named process tree (and this process, ``bench``) spent between
+    :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self._start: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        return {
+            **{name: cpu_seconds(pid) for name, pid in self.roots.items()},
+            "bench": time.process_time(),
+        }
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self) -> dict[str, float]:
+        end = self._read()
+        return {name: end[name] - self._start[name] for name in end}

@@ -9,6 +9,7 @@ The worker side alone (jobs committed beforehand, their messages sent at once) i
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -18,16 +19,31 @@ from perf_jobs import (
     drain_noop,
     outcome_line,
     send,
+    service_pids,
     start_worker,
     submit,
     submit_and_send,
     wait_final,
+    worker_pid,
 )
-from perf_report import Goal
+from perf_procs import CpuMeter
+from perf_report import Goal, ms
 
 from imagejobs.submission import ImageInput
 
 PROCESSES, THREADS = 2, 16
+
+
+def print_cpu(what: str, cpu: dict[str, float], count: int) -> None:
+    """CPU per item of every process that took part (``bench``: this process, which submits
+    or sends, and polls), and the rate the machine's cores could sustain at that cost."""
+    total = sum(cpu.values())
+    parts = " + ".join(f"{name} {ms(seconds / count)}" for name, seconds in cpu.items())
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU for {what}: {parts} = {ms(total / count)}: "
+        f"{cores} cores sustain at most {cores * count / total:.0f}/s"
+    )
 
 
 def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
@@ -41,16 +57,23 @@ def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
         try:
             wait_final(submit_and_send("caption", image, 40), timeout_s=120)  # warm
             drain_noop(200)
+            meter = CpuMeter(
+                {"worker": worker_pid(worker), "emulator": emulator.pid, **service_pids()}
+            )
+            meter.start()
             started = time.monotonic()
             ids = submit_and_send("caption", image, jobs)
             submit_rate = jobs / (time.monotonic() - started)
             end_to_end = jobs / (wait_final(ids, timeout_s=600) - started)
+            job_cpu = meter.stop()
             outcome = outcome_line(ids)
             committed = submit("caption", [ImageInput(data=image)], jobs)
             started = time.monotonic()
             send(committed, "caption")
             worker_side = jobs / (wait_final(committed, timeout_s=600) - started)
+            meter.start()
             noop = noops / drain_noop(noops)
+            noop_cpu = meter.stop()
         finally:
             worker.stop()
     print(f"  submit (store + commit + enqueue), one thread: {submit_rate:8.1f}/s")
@@ -59,6 +82,8 @@ def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
     print(f"  jobs committed first, messages sent at once:   {worker_side:8.1f} jobs/s")
     print(f"  no-op Celery task, same broker and worker:     {noop:8.1f} tasks/s")
     print(f"  worker side / no-op:                           {worker_side / noop:8.3f}")
+    print_cpu("a full job end to end", job_cpu, jobs)
+    print_cpu("a no-op task", noop_cpu, noops)
     return [
         Goal(
             "throughput end to end, latency 0",
