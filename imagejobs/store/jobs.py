@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from imagejobs.core.jobspec import JobSpec
@@ -32,6 +32,11 @@ J = JOBS.c
 # statement machinery (the hot path), detached, with every column loaded.
 _ATTRIBUTES = [(attr.key, attr.columns[0].key) for attr in Job.__mapper__.column_attrs]
 _IMAGE_ATTRIBUTES = [(attr.key, attr.columns[0].key) for attr in JobImage.__mapper__.column_attrs]
+
+
+_COLUMN_OF = dict(_ATTRIBUTES)  # attribute name -> column name
+_INSERT_JOB = insert(JOBS)
+_INSERT_JOB_IMAGES = insert(JobImage.__table__)  # type: ignore[arg-type]
 
 
 def _job_from_row(row: Any) -> Job:
@@ -81,41 +86,43 @@ def create_job(
     With ``will_enqueue`` False the job carries no ``enqueued_at`` and the sweeper sends it.
     """
     spec.check_image_count(len(images))
-    job = Job(
-        id=new_id(),
-        producer_id=producer_id,
-        task=spec.task,
-        model=spec.model or default_model,
-        status="queued",
-        params=spec.params(),
-        options=spec.options.model_dump(exclude_none=True),
-        priority=spec.priority,
-        deadline=spec.deadline,
-        job_metadata=spec.metadata,
-        webhook_url=spec.webhook_url,
-        webhook_events=spec.webhook_events,
-        fallback_models=list(spec.fallback_models),
-        use_cache=spec.cache,
-        on_budget=spec.on_budget,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        enqueued_at=utcnow() if will_enqueue else None,
-    )
-    session.add(job)
+    fields: dict[str, Any] = {
+        "id": new_id(),
+        "producer_id": producer_id,
+        "task": spec.task,
+        "model": spec.model or default_model,
+        "status": "queued",
+        "params": spec.params(),
+        "options": spec.options.model_dump(exclude_none=True),
+        "priority": spec.priority,
+        "deadline": spec.deadline,
+        "job_metadata": spec.metadata,
+        "webhook_url": spec.webhook_url,
+        "webhook_events": spec.webhook_events,
+        "fallback_models": list(spec.fallback_models),
+        "use_cache": spec.cache,
+        "on_budget": spec.on_budget,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "enqueued_at": utcnow() if will_enqueue else None,
+    }
+    # Core statements built once (the submission's hot path: no unit of work, no flushes).
+    session.execute(_INSERT_JOB, {_COLUMN_OF[name]: value for name, value in fields.items()})
     new_contents = {i.sha256: i.size_bytes or 0 for i in images if i.sha256}
     add_contents(session, new_contents)  # before the job's images, which refer to them
-    for position, image in enumerate(images):
-        session.add(
-            JobImage(
-                job_id=job.id,
-                position=position,
-                sha256=image.sha256,
-                source_url=image.source_url,
-                filename=image.filename,
-            )
-        )
-    session.flush()
-    return job
+    rows = [
+        {
+            "job_id": fields["id"],
+            "position": position,
+            "sha256": image.sha256,
+            "source_url": image.source_url,
+            "filename": image.filename,
+        }
+        for position, image in enumerate(images)
+    ]
+    if rows:
+        session.execute(_INSERT_JOB_IMAGES, rows[0] if len(rows) == 1 else rows)
+    return Job(**fields)  # what was inserted (column defaults such as created_at: not read back)
 
 
 def mark_not_enqueued(session: Session, job_id: str) -> None:
