@@ -44,7 +44,8 @@ from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.governance.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.observability.metrics import observe_lease_takeover
 from imagejobs.runtime import Runtime
-from imagejobs.store.jobs import claim_job_noting_takeover, finish_job, schedule_retry
+from imagejobs.store.claims import claim_job_noting_takeover
+from imagejobs.store.jobs import finish_job, schedule_retry
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
 from imagejobs.store.results import write_outcome

@@ -22,7 +22,7 @@ from imagejobs.emulator import EmulatorServer
 from imagejobs.execution.runner import run_job
 from imagejobs.execution.scheduler import pick_job
 from imagejobs.runtime import Runtime
-from imagejobs.store.jobs import claim_job
+from imagejobs.store.claims import claim_job
 from imagejobs.store.migrate import migrate
 from imagejobs.store.producers import create_producer
 from imagejobs.submission import ImageInput, submit_job

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.store.blobs import BlobNotFound, DirectoryBlobStore, sha256_hex
+from imagejobs.store.claims import claim_job
 from imagejobs.store.db import session_scope
 from imagejobs.store.jobs import (
     NewImage,
-    claim_job,
     create_job,
     due_job_ids,
     finish_job,

@@ -16,8 +16,9 @@ from imagejobs.broker.queue import JobQueue
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.observability.depth import QueueDepthCollector
 from imagejobs.settings import load_settings
+from imagejobs.store.claims import claim_job
 from imagejobs.store.db import Database, session_scope
-from imagejobs.store.jobs import NewImage, claim_job, create_job
+from imagejobs.store.jobs import NewImage, create_job
 from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, utcnow
 from imagejobs.store.takeover import expired_lease_owner

@@ -21,8 +21,9 @@ from imagejobs.execution.runner import run_job
 from imagejobs.execution.sweeper import sweep_once
 from imagejobs.runtime import Runtime, build_gemini
 from imagejobs.settings import Settings, load_settings
+from imagejobs.store.claims import claim_job
 from imagejobs.store.db import get_engine, session_scope
-from imagejobs.store.jobs import claim_job, get_job, request_cancel
+from imagejobs.store.jobs import get_job, request_cancel
 from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, JobImage, JobResult, Usage, WebhookDelivery, utcnow
 from imagejobs.submission import ImageInput, submit_job

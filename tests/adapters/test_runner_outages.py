@@ -19,8 +19,8 @@ from imagejobs.execution.runner import run_job
 from imagejobs.runtime import Runtime, build_gemini
 from imagejobs.settings import load_settings
 from imagejobs.store.blobs import DirectoryBlobStore
+from imagejobs.store.claims import claim_job
 from imagejobs.store.db import get_engine, session_scope
-from imagejobs.store.jobs import claim_job
 from imagejobs.store.migrate import migrate
 from imagejobs.store.models import Job, JobImage, JobResult, utcnow
 from imagejobs.submission import ImageInput, submit_job

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 
 from imagejobs.core.jobspec import JobSpec
+from imagejobs.store.claims import claim_job
 from imagejobs.store.db import Database
-from imagejobs.store.jobs import NewImage, claim_job, create_job, finish_job
+from imagejobs.store.jobs import NewImage, create_job, finish_job
 from imagejobs.store.models import Job, Producer, WebhookDelivery, utcnow
 from imagejobs.store.outbox import (
     claim_delivery,
