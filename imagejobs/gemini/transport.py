@@ -5,7 +5,8 @@ walks every connection it holds (asking the idle ones whether their socket is st
 while holding it. One pool for a process of a hundred threads or more is a queue on that lock.
 So the SDK's one httpx client gets a transport of several pools, each serving the threads
 assigned to it in turn (a thread keeps its pool, so no pool has more threads than
-connections, and no claimed job waits for a socket).
+connections, and no claimed job waits for a socket). Behind a proxy from the environment the
+SDK keeps httpx's own transport (see :func:`client_args`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import os
 import ssl
 import threading
+import urllib.request
 from typing import Any
 
 try:
@@ -62,5 +64,14 @@ class ThreadPooledTransport(http_lib.BaseTransport):
 
 
 def client_args(max_connections: int) -> dict[str, Any]:
-    """``HttpOptions.client_args`` for a process of up to ``max_connections`` calling threads."""
+    """``HttpOptions.client_args`` for a process of up to ``max_connections`` calling threads.
+
+    With a proxy set in the environment (HTTPS_PROXY and friends), httpx's own transport, which
+    honours it and NO_PROXY (a client given a transport ignores them), with one pool that size.
+    """
+    if urllib.request.getproxies():
+        limits = http_lib.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        return {"limits": limits}
     return {"transport": ThreadPooledTransport(max_connections)}

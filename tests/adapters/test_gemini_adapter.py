@@ -180,3 +180,19 @@ def test_threads_share_a_few_pools_and_never_wait_for_a_connection() -> None:
     per_pool = Counter(next(iter(pools)) for pools in seen.values())
     assert sorted(per_pool.values()) == [13, 13, 14]
     assert stats["max_in_flight"] == 40 and stats["calls"]["generateContent"] == 80
+
+
+def test_a_proxy_from_the_environment_keeps_httpx_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client given its own transport ignores HTTPS_PROXY: behind a proxy, httpx's own
+    transport (which honours it) with one pool of the same size."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    gemini = GenaiGemini(api_key="test", base_url="https://example.invalid", max_connections=40)
+    try:
+        client = gemini._client._api_client._httpx_client
+        assert not isinstance(client._transport, ThreadPooledTransport)
+        assert client._transport._pool._max_connections == 40
+        assert [str(pattern.pattern) for pattern in client._mounts] == ["https://"]
+    finally:
+        gemini.close()
