@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from imagejobs.core.prompts import build_prompt
 from imagejobs.emulator import EmulatorServer
 from imagejobs.emulator.scenes import ShapeSpec, make_scene
 from imagejobs.gemini import FileImage, GeminiCallError, GenerateRequest, InlineImage
@@ -56,16 +57,7 @@ def test_generate_inline_reads_text_finish_reason_and_usage(gemini: GenaiGemini)
 def test_the_typed_interface_answers_the_same(emu: EmulatorServer, gemini: GenaiGemini) -> None:
     """The SDK's typed interface (the fallback) and the JSON body reach the same answer."""
     typed = GenaiGemini(api_key="test", base_url=emu.base_url, timeout_s=5, typed=True)
-    schema = {
-        "type": "ARRAY",
-        "items": {
-            "type": "OBJECT",
-            "properties": {
-                "box_2d": {"type": "ARRAY", "items": {"type": "INTEGER"}},
-                "label": {"type": "STRING"},
-            },
-        },
-    }
+    spec = build_prompt("detect")  # a schema the SDK rewrites (property order added)
     for model, extra in (
         ("gemini-2.5-flash", {}),
         (
@@ -73,7 +65,13 @@ def test_the_typed_interface_answers_the_same(emu: EmulatorServer, gemini: Genai
             {"media_resolution": "HIGH", "thinking_budget": None, "thinking_level": "LOW"},
         ),
     ):
-        one = request(model=model, response_schema=schema, system_instruction="Boxes.", **extra)
+        one = request(
+            model=model,
+            text=spec.text,
+            response_schema=spec.response_schema,
+            system_instruction=spec.system_instruction,
+            **extra,
+        )
         assert typed.generate(one) == gemini.generate(one)
     assert emu.control.stats()["calls"]["generateContent"] == 4
 
