@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
 from api.console.auth import Sessions, SignInRequired, Viewer, viewer_of
+from api.console.sign_in_limit import SignInLimit
 from imagejobs.runtime import Runtime
 
 PREFIX = "/console"
@@ -19,6 +20,7 @@ class Console:
     runtime: Runtime
     sessions: Sessions
     templates: Jinja2Templates
+    sign_in_limit: SignInLimit = field(default_factory=SignInLimit)
 
 
 def get_console(request: Request) -> Console:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -83,12 +84,22 @@ def sign_in(
     check_csrf(data, csrf_token)
     target = safe_next(next)
     settings = console.runtime.settings
+    address = request.client.host if request.client else "-"
+    wait_s = console.sign_in_limit.retry_after(address)
+    if wait_s is not None:
+        error = f"too many failed sign-ins from this address: try again in {wait_s:.0f} s"
+        refused = _sign_in_page(
+            console, request, data, error=error, next_url=target, status_code=429
+        )
+        refused.headers["Retry-After"] = str(math.ceil(wait_s))
+        return refused
     if api_key.strip():
         with console.runtime.db.session() as session:
             holder = key_holder(session, api_key.strip())
         if holder is not None:
             return _signed_in(console, target, producer_session(holder.key_id))
         error = "unknown or revoked API key"
+        console.sign_in_limit.failed(address)
     elif user or password:
         if admin_matches(settings, user, password):
             return _signed_in(console, target, admin_session(settings, console.sessions))
@@ -97,6 +108,7 @@ def sign_in(
             if settings.console_admin is not None
             else "operator sign-in is off: IMAGEJOBS_CONSOLE_ADMIN is not set"
         )
+        console.sign_in_limit.failed(address)
     else:
         error = "enter an API key, or the operator's user and password"
     return _sign_in_page(console, request, data, error=error, next_url=target, status_code=401)

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from api.app import create_app
 from api.console.auth import admin_matches
 from api.console.routes_auth import safe_next
+from api.console.sign_in_limit import MAX_FAILURES
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.runtime import Runtime
 from imagejobs.store.models import Job, Usage
@@ -116,6 +117,26 @@ def test_a_producer_sees_only_its_own_jobs(
     own_png = browser.get(f"/console/jobs/{mine}/images/0/overlay.png")
     assert own_png.status_code == 200 and own_png.content.startswith(b"\x89PNG")
     assert browser.get("/console/jobs/not-a-job").status_code == 404
+
+
+def test_guessing_the_password_is_held_back_per_address(
+    browser: TestClient, producer: NewKey
+) -> None:
+    """After MAX_FAILURES wrong sign-ins from one address every sign-in from it is refused with
+    429 and Retry-After, the right password and a valid key too, until the failures age out."""
+    user, password = ADMIN.split(":")
+    for _ in range(MAX_FAILURES - 1):
+        assert sign_in(browser, user=user, password="guess").status_code == 401
+    assert sign_in(browser).status_code == 401  # an empty form is no guess: not counted
+    assert sign_in(browser, api_key="ij_" + "y" * 43).status_code == 401  # a wrong key counts
+    for fields in ({"user": user, "password": password}, {"api_key": producer.api_key}):
+        refused = sign_in(browser, **fields)
+        assert refused.status_code == 429, refused.text
+        assert 590 <= int(refused.headers["retry-after"]) <= 600
+        assert "too many failed sign-ins from this address" in refused.text
+    limit = browser.app.state.console.sign_in_limit  # type: ignore[attr-defined]
+    limit._failures.clear()  # as if the window had passed (the clock: tests/unit)
+    assert sign_in(browser, user=user, password=password).status_code == 303
 
 
 def test_the_operator_sees_every_job_and_a_wrong_password_is_refused(
