@@ -4,8 +4,9 @@ at the speed of the network (API keys are 256-bit random; a password may not be)
 A sign-in that succeeds does not wipe the count (or a producer's own key would let it guess the
 operator's password forever, nine tries at a time): failures only age out of the window.
 Kept in the API process's memory: each API process counts its own, and a restart forgets.
-Behind a reverse proxy the address is the proxy's unless uvicorn is told to trust its
-forwarded headers (``--proxy-headers``, ``--forwarded-allow-ips``).
+Behind a reverse proxy the address is the client's only when uvicorn trusts the proxy's
+forwarded headers: ``imagejobs api`` does for a proxy on 127.0.0.1; for one elsewhere, set
+``FORWARDED_ALLOW_IPS``.
 """
 
 from __future__ import annotations
