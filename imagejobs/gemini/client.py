@@ -1,8 +1,11 @@
 """GeminiPort on the google-genai SDK: real Gemini, or any base URL such as the bundled emulator.
 
-One :class:`GenaiGemini` per worker process; the SDK's sync client is thread-safe and its
-connection pool is sized for the worker's concurrency. The SDK's own retries stay off (its
-default): the worker owns retries so they are counted, honour ``retryDelay`` and never stack.
+One :class:`GenaiGemini` per worker process; the SDK's sync client is thread-safe, and its
+connections are pools of a few threads each, with room for the worker's concurrency
+(:mod:`imagejobs.gemini.transport`). generateContent's body is built as JSON and sent by the
+SDK's API client (:mod:`imagejobs.gemini.wire`); the typed interface is the fallback. The SDK's
+own retries stay off (its default): the worker owns retries so they are counted, honour
+``retryDelay`` and never stack.
 """
 
 from __future__ import annotations
