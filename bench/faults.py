@@ -30,7 +30,6 @@ import argparse
 import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 from types import FrameType
 
@@ -38,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.faultkit.catalog import SCENARIOS  # noqa: E402
-from bench.faultkit.report import ScenarioResult, format_result, write_json  # noqa: E402
+from bench.faultkit.report import run_each, summary  # noqa: E402
 from bench.faultkit.suite import Suite  # noqa: E402
 
 
@@ -58,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     names = args.scenario or list(SCENARIOS)
-    results: list[ScenarioResult] = []
     began = time.monotonic()
     with Suite(args.work_dir, keep=args.keep) as suite:
         # Only now, with the environment pointing at the own servers, is imagejobs imported.
@@ -71,24 +69,15 @@ def main(argv: list[str] | None = None) -> int:
             f"on port {suite.postgres.port}; folder {suite.root}",
             flush=True,
         )
-        for name in names:
-            try:
-                result = SCENARIO_FUNCTIONS[name](suite, scale)
-            except Exception as exc:
-                result = ScenarioResult(name, SCENARIOS[name], scale.name)
-                result.check("scenario ran to the end", False, f"{type(exc).__name__}: {exc}")
-                result.notes.append(traceback.format_exc(limit=5))
-            results.append(result)
-            print(format_result(result), flush=True)
-            if args.json:
-                write_json(results, args.json)
-    failed = [result.name for result in results if not result.passed]
-    print(
-        f"fault suite: {len(results) - len(failed)}/{len(results)} scenarios passed every check"
-        + (f" (failed: {', '.join(failed)})" if failed else "")
-        + f" in {time.monotonic() - began:.0f} s"
-    )
-    return 1 if failed else 0
+        results = run_each(
+            names,
+            lambda name: SCENARIO_FUNCTIONS[name](suite, scale),
+            noun="scenario",
+            title_of=SCENARIOS.__getitem__,
+            scale=scale.name,
+            json_path=args.json,
+        )
+    return summary("fault suite", "scenarios", results, began)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import argparse
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -39,7 +38,7 @@ from types import FrameType
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.faultkit.report import ScenarioResult, format_result, write_json  # noqa: E402
+from bench.faultkit.report import ScenarioResult, run_each, summary  # noqa: E402
 from bench.faultkit.suite import Suite  # noqa: E402
 from bench.quotakit.scale import FULL, QUICK, QuotaScale  # noqa: E402
 
@@ -73,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     scale = QUICK if args.quick else FULL
     names = args.only or list(PARTS)
-    results: list[ScenarioResult] = []
     began = time.monotonic()
     with Suite(keep=args.keep) as suite:
         functions = part_functions()
@@ -82,27 +80,16 @@ def main(argv: list[str] | None = None) -> int:
             f"own Postgres on port {suite.postgres.port}; folder {suite.root}",
             flush=True,
         )
-        for name in names:
-            part_began = time.monotonic()
-            try:
-                result = functions[name](suite, scale)
-            except Exception as exc:
-                result = ScenarioResult(name, "(did not finish)", scale.name)
-                result.check("part ran to the end", False, f"{type(exc).__name__}: {exc}")
-                result.notes.append(traceback.format_exc(limit=8))
-            result.figure("part's wall time (s)", round(time.monotonic() - part_began))
-            results.append(result)
-            print(format_result(result), flush=True)
-            if args.json:
-                write_json(results, args.json)
-    failed = [result.name for result in results if not result.passed]
-    print(
-        f"quota benchmark: {len(results) - len(failed)}/{len(results)} parts passed every "
-        "check"
-        + (f" (failed: {', '.join(failed)})" if failed else "")
-        + f" in {time.monotonic() - began:.0f} s"
-    )
-    return 1 if failed else 0
+        results = run_each(
+            names,
+            lambda name: functions[name](suite, scale),
+            noun="part",
+            title_of=lambda _: "(did not finish)",
+            scale=scale.name,
+            json_path=args.json,
+            timed=True,
+        )
+    return summary("quota benchmark", "parts", results, began)
 
 
 if __name__ == "__main__":

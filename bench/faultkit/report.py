@@ -9,6 +9,9 @@ test assertions.
 from __future__ import annotations
 
 import json
+import time
+import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,3 +93,45 @@ def format_result(result: ScenarioResult) -> str:
 
 def write_json(results: list[ScenarioResult], path: Path) -> None:
     path.write_text(json.dumps([result.as_dict() for result in results], indent=2) + "\n")
+
+
+def run_each(
+    names: list[str],
+    run: Callable[[str], ScenarioResult],
+    *,
+    noun: str,
+    title_of: Callable[[str], str],
+    scale: str,
+    json_path: Path | None,
+    timed: bool = False,
+) -> list[ScenarioResult]:
+    """Run each named ``noun`` (a scenario, a part), printing its result as it ends (and the
+    JSON of all so far when asked); one that raises is a failed result, and the rest still run.
+    ``timed`` adds each one's wall time as a figure."""
+    results: list[ScenarioResult] = []
+    for name in names:
+        began = time.monotonic()
+        try:
+            result = run(name)
+        except Exception as exc:
+            result = ScenarioResult(name, title_of(name), scale)
+            result.check(f"{noun} ran to the end", False, f"{type(exc).__name__}: {exc}")
+            result.notes.append(traceback.format_exc(limit=8))
+        if timed:
+            result.figure(f"{noun}'s wall time (s)", round(time.monotonic() - began))
+        results.append(result)
+        print(format_result(result), flush=True)
+        if json_path:
+            write_json(results, json_path)
+    return results
+
+
+def summary(label: str, nouns: str, results: list[ScenarioResult], began: float) -> int:
+    """Print how many passed every check; the exit code (1 if any failed)."""
+    failed = [result.name for result in results if not result.passed]
+    print(
+        f"{label}: {len(results) - len(failed)}/{len(results)} {nouns} passed every check"
+        + (f" (failed: {', '.join(failed)})" if failed else "")
+        + f" in {time.monotonic() - began:.0f} s"
+    )
+    return 1 if failed else 0
