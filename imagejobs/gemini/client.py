@@ -35,7 +35,6 @@ from imagejobs.gemini.port import (
     GenerateRequest,
     InlineImage,
     RemoteFile,
-    TokenUsage,
 )
 from imagejobs.gemini.transport import client_args
 from imagejobs.gemini.wire import generate_path, reply_from_body, request_body
@@ -114,7 +113,8 @@ class GenaiGemini:
         response = self._client.models.generate_content(
             model=request.model, contents=content, config=self._config(request)
         )
-        return _reply(response)
+        # Read back through its JSON form, by the one reader of an answer (imagejobs.gemini.wire).
+        return reply_from_body(response.model_dump(mode="json", by_alias=True, exclude_none=True))
 
     def _part(self, image: InlineImage | FileImage, request: GenerateRequest) -> types.Part:
         if isinstance(image, InlineImage):
@@ -199,40 +199,6 @@ def _enum_name(value: Any) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "name", value))
-
-
-def _reply(response: types.GenerateContentResponse) -> GenerateReply:
-    candidate = response.candidates[0] if response.candidates else None
-    text = None
-    if candidate is not None and candidate.content and candidate.content.parts:
-        text = "".join(p.text for p in candidate.content.parts if p.text and not p.thought) or None
-    block = None
-    if response.prompt_feedback is not None:
-        block = _enum_name(response.prompt_feedback.block_reason)
-    return GenerateReply(
-        text=text,
-        finish_reason=_enum_name(candidate.finish_reason) if candidate else None,
-        usage=_usage(response.usage_metadata),
-        model_version=response.model_version,
-        block_reason=block,
-    )
-
-
-def _usage(meta: types.GenerateContentResponseUsageMetadata | None) -> TokenUsage:
-    if meta is None:
-        return TokenUsage()
-    by_modality: dict[str, int] = {}
-    for detail in meta.prompt_tokens_details or []:
-        name = _enum_name(detail.modality) or "UNSPECIFIED"
-        by_modality[name] = by_modality.get(name, 0) + (detail.token_count or 0)
-    return TokenUsage(
-        prompt=meta.prompt_token_count,
-        candidates=meta.candidates_token_count,
-        thoughts=meta.thoughts_token_count,
-        total=meta.total_token_count,
-        image=by_modality.get("IMAGE"),
-        text=by_modality.get("TEXT"),
-    )
 
 
 def _remote_file(file: types.File) -> RemoteFile:

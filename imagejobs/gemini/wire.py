@@ -5,7 +5,8 @@ walking them field by field; for a job's request that was the largest share of a
 per job (issue 12). The body is built here directly, as plain dicts, in the exact shape the SDK
 sends (``tests/unit/test_gemini_wire.py`` compares the two for every task and option), and it
 is sent by the SDK's own API client (auth, base URL, timeouts, errors stay the SDK's). The
-answer is read from the response JSON the same way :class:`GenerateContentResponse` reads it.
+answer is read from the response JSON (:func:`reply_from_body`: also the typed interface's
+reader, given the SDK's response as JSON).
 
 Pure: no network, no SDK import (the schema rewrite is passed in).
 """
