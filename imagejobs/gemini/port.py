@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from imagejobs.core.token_usage import TokenUsage
+
 
 @dataclass(frozen=True)
 class InlineImage:
@@ -35,29 +37,6 @@ class GenerateRequest:
     temperature: float | None = None
     max_output_tokens: int | None = None
     media_resolution: str | None = None  # Gemini 3: LOW | MEDIUM | HIGH | ULTRA_HIGH
-
-
-@dataclass(frozen=True)
-class TokenUsage:
-    prompt: int | None = None
-    candidates: int | None = None
-    thoughts: int | None = None
-    total: int | None = None
-    image: int | None = None
-    text: int | None = None
-
-    def __add__(self, other: TokenUsage) -> TokenUsage:
-        def add(a: int | None, b: int | None) -> int | None:
-            return None if a is None and b is None else (a or 0) + (b or 0)
-
-        return TokenUsage(
-            prompt=add(self.prompt, other.prompt),
-            candidates=add(self.candidates, other.candidates),
-            thoughts=add(self.thoughts, other.thoughts),
-            total=add(self.total, other.total),
-            image=add(self.image, other.image),
-            text=add(self.text, other.text),
-        )
 
 
 @dataclass(frozen=True)

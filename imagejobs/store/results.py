@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from imagejobs.core.outcome import Outcome
-from imagejobs.gemini.port import TokenUsage
+from imagejobs.core.token_usage import TokenUsage
 from imagejobs.store.models import Detection, JobResult, Mask, Usage
 
 RESULTS: Table = JobResult.__table__  # type: ignore[assignment]
