@@ -37,7 +37,7 @@ from imagejobs.gemini.port import (
     RemoteFile,
 )
 from imagejobs.gemini.transport import client_args
-from imagejobs.gemini.wire import generate_path, reply_from_body, request_body
+from imagejobs.gemini.wire import generate_path, reply_from_body, request_json
 from imagejobs.observability.metrics import call_outcome, gemini_call
 
 REAL_GEMINI_BASE = "https://generativelanguage.googleapis.com"
@@ -70,7 +70,8 @@ class GenaiGemini:
         # interface's validation and conversion were most of a job's CPU. An SDK without that
         # client, or ``typed``, goes through the typed interface (same body, tested).
         api = getattr(self._client, "_api_client", None)
-        usable = callable(getattr(api, "request", None)) and t_schema is not None
+        sends = all(callable(getattr(api, name, None)) for name in ("_build_request", "_request"))
+        usable = sends and t_schema is not None and not getattr(api, "vertexai", False)
         self._api: Any = api if usable and not typed else None
 
     @property
@@ -94,11 +95,15 @@ class GenaiGemini:
                 raise error from exc
 
     def _generate_from_json(self, request: GenerateRequest) -> GenerateReply:
-        """The body built as JSON (:mod:`imagejobs.gemini.wire`), sent by the SDK's API client."""
+        """The body built as JSON bytes (:mod:`imagejobs.gemini.wire`), sent by the SDK's API
+        client: its URL, headers, key and timeout (``_build_request``), its sending and error
+        mapping (``_request``, which sends a bytes body as it is)."""
         assert self._api is not None
-        body = request_body(request, self._wire_schema)
-        response = self._api.request("post", generate_path(request.model), body)
-        return reply_from_body(json.loads(response.body) if response.body else {})
+        http_request = self._api._build_request("post", generate_path(request.model), {})
+        http_request.data = request_json(request, self._wire_schema)
+        response = self._api._request(http_request, stream=False)
+        body = response.response_stream[0] if response.response_stream else ""
+        return reply_from_body(json.loads(body) if body else {})
 
     def _wire_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         """A response schema as the SDK sends it (types upper-cased, property order added, ...),

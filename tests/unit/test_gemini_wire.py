@@ -1,21 +1,23 @@
-"""The generateContent body built as JSON is the body google-genai builds from its types, for
-every task and option; and a response reads the same both ways (the SDK's own conversion is the
-reference: its API client is replaced by a recorder here, no network)."""
+"""The generateContent request built as JSON bytes is the one google-genai builds from its types
+(URL, headers, body; inline data the same bytes, in the standard base64 alphabet where the SDK
+uses the URL-safe one), for every task and option; and a response reads the same both ways (the
+SDK's own conversion is the reference: its sending is replaced by a recorder here, no network)."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from typing import Any
 
 import pytest
-from google.genai._api_client import SdkHttpResponse
+from google.genai._api_client import HttpRequest, HttpResponse
 
 from imagejobs.core.jobspec import TASKS
 from imagejobs.core.prompts import build_prompt
 from imagejobs.gemini.client import GenaiGemini
 from imagejobs.gemini.port import FileImage, GenerateReply, GenerateRequest, InlineImage
-from imagejobs.gemini.wire import generate_path, reply_from_body
+from imagejobs.gemini.wire import generate_path, reply_from_body, request_body, request_json
 
 ANSWER: dict[str, Any] = {
     "candidates": [
@@ -49,15 +51,31 @@ ANSWER: dict[str, Any] = {
 
 
 class Recorder:
-    """Stands in for the SDK's API client: keeps each call's path and body, answers ``body``."""
+    """Stands in for the SDK's sending (``_request``): keeps each request's method, URL,
+    headers and body as JSON (inline data decoded), answers ``answer``."""
 
     def __init__(self, answer: dict[str, Any]) -> None:
         self.answer = answer
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.calls: list[tuple[str, str, dict[str, str], dict[str, Any]]] = []
 
-    def request(self, method: str, path: str, body: dict[str, Any], http_options: Any = None):  # type: ignore[no-untyped-def]
-        self.calls.append((method, path, json.loads(json.dumps(body))))
-        return SdkHttpResponse(headers={}, body=json.dumps(self.answer))
+    def send(self, request: HttpRequest, http_options: Any = None, stream: bool = False):  # type: ignore[no-untyped-def]
+        data = request.data
+        body = json.loads(data) if isinstance(data, bytes) else json.loads(json.dumps(data))
+        self.calls.append((request.method, request.url, request.headers, decoded(body)))
+        return HttpResponse(headers={}, response_stream=[json.dumps(self.answer)])
+
+
+def decoded(body: Any) -> Any:
+    """``body`` with each inline image's base64 (either alphabet) replaced by its bytes."""
+    if isinstance(body, list):
+        return [decoded(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    out = {key: decoded(value) for key, value in body.items()}
+    if isinstance(body.get("inlineData"), dict):
+        data = body["inlineData"]["data"]
+        out["inlineData"]["data"] = base64.b64decode(data, altchars=b"-_", validate=True)
+    return out
 
 
 _CLIENTS = {
@@ -67,15 +85,15 @@ _CLIENTS = {
 
 
 def both_ways(request: GenerateRequest, answer: dict[str, Any]) -> list[Any]:
-    """(method, path, body, reply) of ``request`` through the SDK's types and through our JSON."""
+    """(method, URL, headers, body, reply) of ``request`` through the SDK's types and through
+    our JSON."""
     seen = []
     for gemini in _CLIENTS.values():  # typed first
         recorder = Recorder(answer)
-        gemini._client._api_client.request = recorder.request  # type: ignore[method-assign]
+        gemini._client._api_client._request = recorder.send  # type: ignore[method-assign]
         reply = gemini.generate(request)
-        ((method, path, body),) = recorder.calls
-        body.pop("_url", None)  # the SDK's own routing key; its transport drops it
-        seen.append((method, path, body, reply))
+        ((method, url, headers, body),) = recorder.calls
+        seen.append((method, url, headers, body, reply))
     return seen
 
 
@@ -120,9 +138,27 @@ def test_the_json_body_is_the_sdks_body(request_: GenerateRequest) -> None:
     schema = json.dumps(request_.response_schema)
     (typed, ours) = both_ways(request_, ANSWER)
     assert json.dumps(request_.response_schema) == schema  # the prompt's schema is left as it was
-    assert ours[:3] == typed[:3]
-    assert ours[1] == generate_path(request_.model)
-    assert ours[3] == typed[3]
+    assert ours[:4] == typed[:4]
+    assert ours[1].endswith("/v1beta/" + generate_path(request_.model))
+    assert ours[4] == typed[4]
+
+
+def test_inline_data_is_written_into_the_json_as_standard_base64() -> None:
+    data = bytes(range(256)) * 3  # every byte value: both base64 alphabets' extra characters
+    request = GenerateRequest(
+        model="gemini-3.8-flash",
+        images=[InlineImage(data, "image/png"), InlineImage(data[::-1], "image/jpeg")],
+        # A prompt that looks like data or like JSON is text like any other.
+        text='"inlineData": {"data": "x"}, "AAEC" \u0000',
+    )
+    sent = json.loads(request_json(request))
+    parts = sent["contents"][0]["parts"]
+    assert [part["inlineData"]["data"] for part in parts[:2]] == [
+        base64.b64encode(data).decode(),
+        base64.b64encode(data[::-1]).decode(),
+    ]
+    assert sent == request_body(request)
+    assert parts[2] == {"text": request.text}
 
 
 @pytest.mark.parametrize(
@@ -142,7 +178,7 @@ def test_a_response_reads_the_same_as_through_the_sdk(answer: dict[str, Any]) ->
     spec = build_prompt("caption")
     request = GenerateRequest(model="gemini-2.5-flash-lite", images=[], text=spec.text)
     (typed, ours) = both_ways(request, answer)
-    assert ours[3] == typed[3] == reply_from_body(answer)
+    assert ours[4] == typed[4] == reply_from_body(answer)
 
 
 def test_the_reply_of_a_detect_answer() -> None:
