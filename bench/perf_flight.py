@@ -3,7 +3,8 @@
 The jobs are committed first, then every message is sent at once; the batch is over when
 Postgres shows every job final. Every 0.5 s a sampler reads the emulator's calls in flight, the
 worker tree's resident memory and open files, the running jobs and the connections to this
-run's database; the emulator's own ``max_in_flight`` is the exact peak.
+run's database; the emulator's own ``max_in_flight`` is the exact peak. After it, the jobs'
+claim and end times say where the time went (:mod:`perf_timeline`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from perf_jobs import (
 )
 from perf_procs import Sampler, cpu_seconds, mb, open_files, rss_bytes
 from perf_report import Goal, ms
+from perf_timeline import Timeline, timeline
 
 from imagejobs.submission import ImageInput
 
@@ -48,6 +50,7 @@ class Run:
     worker_cpu_s: float = 0.0
     emulator_cpu_s: float = 0.0
     outcome: str = ""
+    timeline: Timeline | None = None  # where the time went (a finished batch)
     problems: list[str] = field(default_factory=list)
     broke: str | None = None  # why the batch did not finish
 
@@ -108,6 +111,8 @@ def batch(
             run.peaks = dict(sampler.peaks)
             run.problems = [f"sampler {k}: {v}" for k, v in sampler.errors.items()]
             run.outcome = outcome_line(ids)
+            if run.broke is None:
+                run.timeline = timeline(ids, processes * threads, run.wall_s)
             run.problems += log_problems(worker)
         finally:
             worker.stop()
@@ -137,6 +142,8 @@ def report(run: Run) -> None:
         f"{ms(run.emulator_cpu_s / run.jobs)} per call; load average after {load_average()}"
     )
     print(f"    jobs: {run.outcome}")
+    for line in run.timeline.lines(run.latency_s) if run.timeline else []:
+        print(f"    {line}")
     for line in run.problems:
         print(f"    worker log: {line}")
 
