@@ -59,11 +59,17 @@ def send(job_ids: Iterable[str], task: str) -> None:
             raise RuntimeError(f"the broker refused the message of job {job_id}")
 
 
+_STATUSES = text(
+    "SELECT status, count(*) FROM jobs WHERE id = ANY(string_to_array(:ids, ',')) GROUP BY status"
+)
+
+
 def statuses(job_ids: list[str]) -> Counter[str]:
+    """How many of the jobs are in each status. The ids go as one text parameter, split by
+    Postgres: an IN list of 1,000 placeholders cost this process 20 ms and Postgres 5 ms a
+    poll, ten polls a second taken from the two cores the batch it waits for runs on."""
     with runtime().db.session() as session:
-        rows = session.execute(
-            select(Job.status, func.count()).where(Job.id.in_(job_ids)).group_by(Job.status)
-        ).all()
+        rows = session.execute(_STATUSES, {"ids": ",".join(job_ids)}).all()
     return Counter({status: count for status, count in rows})
 
 

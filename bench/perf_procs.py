@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,20 +19,23 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def tree(root: int) -> list[int]:
-    """``root`` and all its descendants (those alive now)."""
+    """``root`` and all its descendants (those alive now), by the parent pid in each process's
+    /proc/<pid>/stat: one read per process of the machine. (Each thread's ``children`` file was
+    one read per thread: 86 ms a sample for a worker of 1,000 threads.)"""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        children[int(stat.rsplit(")", 1)[1].split()[1])].append(int(entry.name))
     pids, todo = [], [root]
     while todo:
         pid = todo.pop()
         pids.append(pid)
-        try:
-            tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        except FileNotFoundError:
-            continue
-        for task in tasks:
-            try:
-                todo += [int(child) for child in (task / "children").read_text().split()]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
+        todo += children.get(pid, [])
     return pids
 
 
