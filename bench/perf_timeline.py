@@ -28,10 +28,14 @@ class Timeline:
 
     def lines(self, latency_s: float) -> list[str]:
         wave = min(self.jobs, self.threads)
+        later = (
+            f"after them {self.later_claims_per_s:.1f} claims/s (the threads free "
+            f"{self.threads / latency_s:.0f}/s)"
+            if self.jobs > self.threads + 1
+            else "no job waited for a thread"
+        )
         return [
-            f"first {wave} claims in {self.first_wave_s:.2f} s; after them "
-            f"{self.later_claims_per_s:.1f} claims/s (the threads free "
-            f"{self.threads / latency_s:.0f}/s)",
+            f"first {wave} claims in {self.first_wave_s:.2f} s; {later}",
             f"a job {self.job_median_s:.2f} s claim to end (median); a thread waited "
             f"{self.wait_between_s:.2f} s per job between jobs",
         ]
