@@ -19,17 +19,18 @@ from typing import Any
 
 from kombu.transport import redis as kombu_redis
 
+from imagejobs.broker.kombu_patch import Method, wrap_once
+
 _PATCHED = "_imagejobs_reuses_its_client"
 _CACHE = "_imagejobs_client"
 
 
 def install() -> None:
     """Wrap ``kombu.transport.redis.Channel._create_client`` (once per process)."""
-    channel_cls: Any = kombu_redis.Channel
-    if getattr(channel_cls._create_client, _PATCHED, False):
-        return
-    original = channel_cls._create_client
+    wrap_once(kombu_redis.Channel, "_create_client", _PATCHED, _reusing_its_client)
 
+
+def _reusing_its_client(original: Method) -> Method:
     def _create_client(self: Any, asynchronous: bool = False) -> Any:
         if asynchronous:
             return original(self, asynchronous=True)
@@ -41,5 +42,4 @@ def install() -> None:
         self.__dict__[_CACHE] = (pool, client)
         return client
 
-    setattr(_create_client, _PATCHED, True)
-    channel_cls._create_client = _create_client
+    return _create_client

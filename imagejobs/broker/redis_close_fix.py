@@ -25,16 +25,17 @@ from typing import Any
 
 from kombu.transport import redis as kombu_redis
 
+from imagejobs.broker.kombu_patch import Method, wrap_once
+
 _PATCHED = "_imagejobs_close_survives_lost_connection"
 
 
 def install() -> None:
     """Wrap ``kombu.transport.redis.Channel.close`` (once per process)."""
-    channel_cls: Any = kombu_redis.Channel
-    if getattr(channel_cls.close, _PATCHED, False):
-        return
-    original = channel_cls.close
+    wrap_once(kombu_redis.Channel, "close", _PATCHED, _surviving_lost_connection)
 
+
+def _surviving_lost_connection(original: Method) -> Method:
     def close(self: Any) -> None:
         if self._in_poll:
             try:
@@ -45,6 +46,4 @@ def install() -> None:
                 pass  # the reply is gone with the connection; close the rest without it
         original(self)
 
-    setattr(close, _PATCHED, True)
-    close.__doc__ = original.__doc__
-    channel_cls.close = close
+    return close
