@@ -15,6 +15,7 @@ from google.genai._api_client import HttpRequest, HttpResponse
 
 from imagejobs.core.jobspec import TASKS
 from imagejobs.core.prompts import build_prompt
+from imagejobs.emulator.wire import decode_base64
 from imagejobs.gemini.client import GenaiGemini
 from imagejobs.gemini.port import FileImage, GenerateReply, GenerateRequest, InlineImage
 from imagejobs.gemini.wire import generate_path, reply_from_body, request_body, request_json
@@ -72,9 +73,8 @@ def decoded(body: Any) -> Any:
     if not isinstance(body, dict):
         return body
     out = {key: decoded(value) for key, value in body.items()}
-    if isinstance(body.get("inlineData"), dict):
-        data = body["inlineData"]["data"]
-        out["inlineData"]["data"] = base64.b64decode(data, altchars=b"-_", validate=True)
+    if isinstance(body.get("inlineData"), dict):  # as the receiving side reads it
+        out["inlineData"]["data"] = decode_base64(body["inlineData"]["data"], "inlineData.data")
     return out
 
 
