@@ -4,6 +4,7 @@ CPU, and so that its own CPU can be read from /proc."""
 
 from __future__ import annotations
 
+import functools
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ class EmulatorProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
+    @functools.cached_property
     def control(self) -> EmulatorControl:
         return EmulatorControl(self.base_url, timeout_s=30.0)
 
@@ -72,6 +73,7 @@ class EmulatorProcess:
     def stop(self) -> None:
         if self.proc is None:
             return
+        self.control.close()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=20)

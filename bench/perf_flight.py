@@ -22,13 +22,14 @@ from perf_jobs import (
     outcome_line,
     running_jobs,
     send,
+    service_pids,
     start_worker,
     submit,
     wait_final,
     worker_pid,
 )
-from perf_procs import Sampler, cpu_seconds, mb, open_files, rss_bytes
-from perf_report import Goal, ms
+from perf_procs import CpuMeter, Sampler, mb, open_files, rss_bytes
+from perf_report import Goal, cpu_line
 from perf_timeline import Timeline, timeline
 
 from imagejobs.submission import ImageInput
@@ -47,8 +48,7 @@ class Run:
     wall_s: float = float("nan")
     max_in_flight: int = 0
     peaks: dict[str, float] = field(default_factory=dict)
-    worker_cpu_s: float = 0.0
-    emulator_cpu_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # by process: worker, emulator, ...
     outcome: str = ""
     timeline: Timeline | None = None  # where the time went (a finished batch)
     problems: list[str] = field(default_factory=list)
@@ -97,7 +97,8 @@ def batch(
                 "running jobs": running_jobs,
                 "database connections": database_connections,
             }
-            cpu, emulator_cpu = cpu_seconds(pid), cpu_seconds(emulator.pid)
+            meter = CpuMeter({"worker": pid, "emulator": emulator.pid, **service_pids()})
+            meter.start()
             with Sampler(probes) as sampler:
                 started = time.monotonic()
                 send(ids, "caption")
@@ -105,8 +106,7 @@ def batch(
                     run.wall_s = wait_final(ids, timeout_s=jobs / run.ideal * 4 + 120) - started
                 except TimeoutError as exc:
                     run.broke = str(exc)
-            run.worker_cpu_s = cpu_seconds(pid) - cpu
-            run.emulator_cpu_s = cpu_seconds(emulator.pid) - emulator_cpu
+            run.cpu_s = meter.stop()
             run.max_in_flight = int(emulator.control.stats()["max_in_flight"])
             run.peaks = dict(sampler.peaks)
             run.problems = [f"sampler {k}: {v}" for k, v in sampler.errors.items()]
@@ -136,11 +136,12 @@ def report(run: Run) -> None:
         )
     else:
         print(f"    BROKE: {run.broke}")
+    worker_cpu_s = run.cpu_s.get("worker", float("nan"))
     print(
-        f"    worker CPU {ms(run.worker_cpu_s / run.jobs)} per job, "
-        f"{run.worker_cpu_s / run.wall_s:.2f} cores on average; emulator CPU "
-        f"{ms(run.emulator_cpu_s / run.jobs)} per call; load average after {load_average()}"
+        f"    worker {worker_cpu_s / run.wall_s:.2f} cores on average, all processes "
+        f"{sum(run.cpu_s.values()) / run.wall_s:.2f}; load average after {load_average()}"
     )
+    print(f"    {cpu_line('a job', run.cpu_s, run.jobs)}")
     print(f"    jobs: {run.outcome}")
     for line in run.timeline.lines(run.latency_s) if run.timeline else []:
         print(f"    {line}")

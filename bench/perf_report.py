@@ -3,6 +3,7 @@ and the goal, and whether it is met."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -37,3 +38,15 @@ def print_goals(goals: list[Goal]) -> None:
             continue
         verdict = "met" if goal.met else "NOT MET"
         print(f"  {'':<{width}}    ratio {goal.ratio:.2f}, goal {goal.goal}: {verdict}")
+
+
+def cpu_line(what: str, cpu: dict[str, float], count: int) -> str:
+    """CPU per item of every process that took part (``bench``: the bench's own process, which
+    submits or sends, and polls), and the rate the machine's cores could sustain at that cost."""
+    total = sum(cpu.values())
+    parts = " + ".join(f"{name} {ms(seconds / count)}" for name, seconds in cpu.items())
+    cores = os.cpu_count() or 1
+    return (
+        f"CPU for {what}: {parts} = {ms(total / count)}: "
+        f"{cores} cores sustain at most {cores * count / total:.0f}/s"
+    )

@@ -9,7 +9,6 @@ The worker side alone (jobs committed beforehand, their messages sent at once) i
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -27,23 +26,11 @@ from perf_jobs import (
     worker_pid,
 )
 from perf_procs import CpuMeter
-from perf_report import Goal, ms
+from perf_report import Goal, cpu_line
 
 from imagejobs.submission import ImageInput
 
 PROCESSES, THREADS = 2, 16
-
-
-def print_cpu(what: str, cpu: dict[str, float], count: int) -> None:
-    """CPU per item of every process that took part (``bench``: this process, which submits
-    or sends, and polls), and the rate the machine's cores could sustain at that cost."""
-    total = sum(cpu.values())
-    parts = " + ".join(f"{name} {ms(seconds / count)}" for name, seconds in cpu.items())
-    cores = os.cpu_count() or 1
-    print(
-        f"  CPU for {what}: {parts} = {ms(total / count)}: "
-        f"{cores} cores sustain at most {cores * count / total:.0f}/s"
-    )
 
 
 def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
@@ -82,8 +69,8 @@ def measure(tmp: Path, *, jobs: int, noops: int) -> list[Goal]:
     print(f"  jobs committed first, messages sent at once:   {worker_side:8.1f} jobs/s")
     print(f"  no-op Celery task, same broker and worker:     {noop:8.1f} tasks/s")
     print(f"  worker side / no-op:                           {worker_side / noop:8.3f}")
-    print_cpu("a full job end to end", job_cpu, jobs)
-    print_cpu("a no-op task", noop_cpu, noops)
+    print(f"  {cpu_line('a full job end to end', job_cpu, jobs)}")
+    print(f"  {cpu_line('a no-op task', noop_cpu, noops)}")
     return [
         Goal(
             "throughput end to end, latency 0",

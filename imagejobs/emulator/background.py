@@ -55,6 +55,7 @@ class EmulatorServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._control: EmulatorControl | None = None
 
     @property
     def base_url(self) -> str:
@@ -65,7 +66,10 @@ class EmulatorServer:
 
     @property
     def control(self) -> EmulatorControl:
-        return EmulatorControl(self.base_url)
+        """The control client of this server (one, kept while it runs)."""
+        if self._control is None or self._control.base_url != self.base_url:
+            self._control = EmulatorControl(self.base_url)
+        return self._control
 
     def start(self, timeout_s: float = 10.0) -> EmulatorServer:
         if self._thread is not None:
@@ -92,6 +96,9 @@ class EmulatorServer:
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
