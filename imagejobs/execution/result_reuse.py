@@ -36,7 +36,8 @@ def look_up(runtime: Runtime, job: Job, image_sha256s: list[str]) -> Reuse:
 
 
 def look_up_in(session: Session, runtime: Runtime, job: Job, image_sha256s: list[str]) -> Reuse:
-    """The cache's answer for ``job``, read in the caller's ``session`` (the claim's)."""
+    """The cache's answer for ``job``, read in the caller's ``session`` (the one right after
+    the claim)."""
     key = cache_key(job, image_sha256s)
     if key is None or not _may_answer(runtime, job):
         return Reuse(key)

@@ -44,7 +44,7 @@ from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.governance.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.observability.metrics import observe_lease_takeover
 from imagejobs.runtime import Runtime
-from imagejobs.store.claims import claim_job_noting_takeover
+from imagejobs.store.claims import claim_in_own_transaction
 from imagejobs.store.jobs import finish_job, schedule_retry
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
@@ -76,26 +76,29 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
     if isinstance(admission, Waiting):
         return Ended("waiting", job_id=job_id)
     chosen, picker = pick_job(runtime, job_id, admission.model if admission else None)
+    lease_s = runtime.settings.lease_s
+    claim = claim_in_own_transaction(runtime.db, chosen, runtime.owner, lease_s=lease_s)
+    if claim is None and chosen != job_id:  # the fair pick went elsewhere: the own job
+        chosen = job_id
+        claim = claim_in_own_transaction(runtime.db, chosen, runtime.owner, lease_s=lease_s)
+    if claim is None:
+        log.info("job %s: nothing to do (not found, not due, or held elsewhere)", chosen)
+        if admission is not None:
+            runtime.governor.finished(admission, billed_prompt_tokens=0, outcome="neutral")
+        return Ended("skipped", job_id=chosen)
+    job, rows = claim.job, claim.images
+    # What the claim leads to reading or writing; a session that needs none runs no statement.
     with runtime.db.session() as session:
-        lease_s = runtime.settings.lease_s
-        claim = claim_job_noting_takeover(session, chosen, runtime.owner, lease_s=lease_s)
-        if claim is None and chosen != job_id:  # the fair pick went elsewhere: the own job
-            chosen = job_id
-            claim = claim_job_noting_takeover(session, chosen, runtime.owner, lease_s=lease_s)
-        if claim is None:
-            log.info("job %s: nothing to do (not found, not due, or held elsewhere)", chosen)
-            if admission is not None:
-                runtime.governor.finished(admission, billed_prompt_tokens=0, outcome="neutral")
-            return Ended("skipped", job_id=chosen)
         # This message's own job keeps a wake-up of its own when another job took this one.
         resend = still_waiting(session, job_id) if chosen != job_id else None
-        job, rows = claim.job, claim.images
         known = [row.sha256 for row, _ in rows if row.sha256]
-        # Every image's content is known: the result cache is asked in the claim's transaction.
+        # Every image's content is known: the result cache is asked before anything is read.
         reuse = look_up_in(session, runtime, job, known) if len(known) == len(rows) else None
         producer = producer_of(session, job.producer_id)
         started = None
-        if job.attempts == 1:  # once: an attempt that waited for quota is given back
+        # Once: an attempt that waited for quota is given back; a worker that died after its
+        # claim left the event to whoever takes the job over.
+        if job.attempts == 1 or claim.took_over:
             started = add_webhook_event(
                 session, job, "job.started", links=job_links(job.id), summary={}, once=True
             )

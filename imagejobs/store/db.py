@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 _lock = threading.Lock()
@@ -62,6 +62,11 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
+def _as_sqlalchemy(error: Exception, driver_error: type[Exception], *, lost: bool) -> Exception:
+    """A driver error as SQLAlchemy raises it from a session (the same classes)."""
+    return exc.DBAPIError.instance(None, None, error, driver_error, connection_invalidated=lost)
+
+
 class Database:
     """The one way the application reaches its database: short sessions from one engine."""
 
@@ -75,6 +80,31 @@ class Database:
     def session(self) -> AbstractContextManager[Session]:
         """A session that commits on success and rolls back on error."""
         return session_scope(self.url)
+
+    @contextmanager
+    def driver_transaction(self) -> Iterator[Any]:
+        """The driver's own connection from the engine's pool (checked by its pre-ping), in a
+        transaction committed on success (on error the pool rolls it back as it takes the
+        connection back): for the hot path's single statements, which an ORM session and
+        Core's execution would cost more CPU than the statement itself. A driver error is
+        raised as SQLAlchemy's (``OperationalError`` and friends, as callers expect), and a
+        lost connection is dropped, not returned to the pool."""
+        engine = self.engine
+        driver_error = engine.dialect.loaded_dbapi.Error
+        try:
+            connection = engine.raw_connection()
+        except driver_error as error:
+            raise _as_sqlalchemy(error, driver_error, lost=True) from error
+        try:
+            yield connection
+            connection.commit()
+        except driver_error as error:
+            lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+            if lost:
+                connection.invalidate(error)
+            raise _as_sqlalchemy(error, driver_error, lost=lost) from error
+        finally:
+            connection.close()
 
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
