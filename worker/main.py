@@ -9,7 +9,10 @@ under a supervisor that restarts one that dies (:mod:`worker.supervisor`).
 
 from __future__ import annotations
 
+import gc
 import os
+
+from celery.signals import worker_ready
 
 from imagejobs.broker.app import make_celery
 from imagejobs.broker.names import QUEUE
@@ -21,6 +24,7 @@ from worker.supervisor import supervise
 
 TASK_MODULES = ("worker.tasks", "worker.interop")
 EMBEDDED_BROKER_THREADS = 8  # the embedded SQLite broker: one process, a few threads
+GC_YOUNG_THRESHOLD = 10_000  # allocations between two collections of the youngest generation
 
 
 def start(
@@ -56,6 +60,7 @@ def consume(runtime: Runtime, *, threads: int, loglevel: str, node: str) -> int:
     """One Celery worker process with a threads pool, consuming the imagejobs queue."""
     tasks.bind(runtime)
     app = make_celery(runtime.settings, include=TASK_MODULES)
+    worker_ready.connect(settle_heap, weak=False)
     code = app.start(  # unlike worker_main, start returns the worker's exit code
         [
             "worker",
@@ -73,6 +78,18 @@ def consume(runtime: Runtime, *, threads: int, loglevel: str, node: str) -> int:
         ]
     )
     return int(code or 0)
+
+
+def settle_heap(**_: object) -> None:
+    """Once the worker consumes, what start-up built (modules, the runtime, Celery's steps)
+    is moved out of the cyclic collector's way, and its youngest generation is collected every
+    GC_YOUNG_THRESHOLD allocations instead of 700. A job allocates thousands of objects (rows,
+    HTTP messages, parsed answers) that reference counting frees; at the default pace the
+    collector kept re-scanning the long-lived ones (figures in the README's benchmarks)."""
+    gc.collect()
+    gc.freeze()
+    _young, middle, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
 
 
 def flower(settings: Settings, *, port: int, address: str) -> int:
