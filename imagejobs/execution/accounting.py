@@ -11,9 +11,9 @@ from imagejobs.core.times import as_utc, utcnow
 from imagejobs.execution.calls import Calls
 from imagejobs.execution.images import LoadedImage
 from imagejobs.observability.metrics import observe_job_end
-from imagejobs.store.images import record_facts, record_sent_all
+from imagejobs.store.finishing import AttemptRecord, write_attempt
 from imagejobs.store.models import Job
-from imagejobs.store.results import write_usage
+from imagejobs.store.results import UsageRecord
 
 
 class Attempt(Protocol):
@@ -53,20 +53,17 @@ def observe_end(run: Attempt, status: str) -> None:
     )
 
 
-def record_attempt(session: Session, run: Attempt) -> None:
-    """Write each image's facts and how it was sent, and the token usage."""
-    sent = []
+def attempt_record(run: Attempt) -> AttemptRecord:
+    """Each image's facts (content seen for the first time) and how it was sent, and the usage."""
+    facts, sent = [], []
     for index, image in enumerate(run.images):
-        facts = image.facts()
-        if facts is not None:  # first time this content is seen
-            record_facts(session, image.sha256, facts)
+        known = image.facts()
+        if known is not None:  # first time this content is seen
+            facts.append((image.sha256, known))
         transport, file_id = run.transports[index] if index < len(run.transports) else (None, None)
         sent.append(image.as_sent(transport, file_id))
-    record_sent_all(session, run.job.id, sent)
     calls = run.calls
-    write_usage(
-        session,
-        run.job.id,
+    usage = UsageRecord(
         estimated_tokens=run.estimated,
         estimated_image_tokens=run.estimated_images,
         usage=calls.usage if calls.count else None,
@@ -74,3 +71,9 @@ def record_attempt(session: Session, run: Attempt) -> None:
         cost_usd=calls.cost if calls.count else (0.0 if run.cached_from else None),
         model_version=calls.model_version,
     )
+    return AttemptRecord(facts, sent, usage)
+
+
+def record_attempt(session: Session, run: Attempt) -> None:
+    """Write each image's facts and how it was sent, and the token usage."""
+    write_attempt(session, run.job.id, attempt_record(run))

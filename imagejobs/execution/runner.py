@@ -26,7 +26,7 @@ from imagejobs.core.prompts import build_prompt
 from imagejobs.core.retry import FailWith, RetryPolicy, deadline_passed, decide_retry
 from imagejobs.core.times import as_utc
 from imagejobs.core.tokens import text_tokens
-from imagejobs.execution.accounting import observe_end, record_attempt
+from imagejobs.execution.accounting import attempt_record, observe_end, record_attempt
 from imagejobs.execution.calls import Calls
 from imagejobs.execution.failures import JobFailed, LeaseLost
 from imagejobs.execution.images import LoadedImage, load_all, send_parts
@@ -45,10 +45,10 @@ from imagejobs.governance.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.observability.metrics import observe_lease_takeover
 from imagejobs.runtime import Runtime
 from imagejobs.store.claims import claim_in_own_transaction
-from imagejobs.store.jobs import finish_job, schedule_retry
+from imagejobs.store.finishing import finish_attempt
+from imagejobs.store.jobs import schedule_retry
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
 from imagejobs.store.outbox import add_webhook_event
-from imagejobs.store.results import write_outcome
 from imagejobs.store.scheduling import still_waiting
 
 __all__ = ["Ended", "JobFailed", "JobRun", "LeaseLost", "run_job"]
@@ -219,11 +219,13 @@ class JobRun:
 
         def write() -> bool:
             with self.db.session() as session:
-                done = finish_job(
+                done = finish_attempt(
                     session,
                     self.job,
                     status,
                     owner=self.runtime.owner,
+                    attempt=attempt_record(self),
+                    outcome=outcome,
                     unless_canceled=outcome is not None,
                     error_code=code,
                     error_message=message,
@@ -234,9 +236,6 @@ class JobRun:
                 if not done:
                     session.rollback()
                     return False
-                record_attempt(session, self)
-                if outcome is not None:
-                    write_outcome(session, self.job.id, outcome, replace=self.job.attempts > 1)
             self.delivery_id = done.delivery_id
             return True
 

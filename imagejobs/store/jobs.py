@@ -201,7 +201,7 @@ def schedule_retry(
 
 
 @functools.cache
-def _finishing(owned: bool, unless_canceled: bool, record: tuple[str, ...]) -> Any:
+def finishing_statement(owned: bool, unless_canceled: bool, record: tuple[str, ...]) -> Any:
     """The guarded UPDATE that ends a job, built once per shape (the hot path builds nothing):
     held by the lease ``f_owner`` (``owned``) or still queued; ``record`` names more columns."""
     job_id = J.id == bindparam("f_job_id")
@@ -247,23 +247,54 @@ def finish_job(
     commits).
     """
     assert status in FINAL_STATUSES
-    now = utcnow()
-    statement = _finishing(bool(owner), unless_canceled, tuple(sorted(record or ())))
-    result = session.execute(
-        statement,
-        {
-            "f_job_id": job.id,
-            "f_owner": owner,
-            "status": status,
-            "error_code": error_code,
-            "error_message": error_message,
-            "finished_at": now,
-            "updated_at": now,
-            **(record or {}),
-        },
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    statement = finishing_statement(bool(owner), unless_canceled, tuple(sorted(record or ())))
+    values = finishing_values(job.id, owner, status, error_code, error_message, record)
+    if not session.execute(statement, values).rowcount:  # type: ignore[attr-defined]
         return Finished(changed=False)
+    return finished(
+        session,
+        job,
+        status,
+        error_code=error_code,
+        error_message=error_message,
+        links=links,
+        summary=summary,
+    )
+
+
+def finishing_values(
+    job_id: str,
+    owner: str | None,
+    status: str,
+    error_code: str | None,
+    error_message: str | None,
+    record: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The parameters of :func:`finishing_statement`."""
+    now = utcnow()
+    return {
+        "f_job_id": job_id,
+        "f_owner": owner,
+        "status": status,
+        "error_code": error_code,
+        "error_message": error_message,
+        "finished_at": now,
+        "updated_at": now,
+        **(record or {}),
+    }
+
+
+def finished(
+    session: Session,
+    job: Job,
+    status: str,
+    *,
+    error_code: str | None,
+    error_message: str | None,
+    links: dict[str, str] | None,
+    summary: dict[str, Any] | None,
+) -> Finished:
+    """The guard held: ``job`` says so, and the event's outbox row is written (if wanted)."""
     job.status = status
     job.error_code, job.error_message = error_code, error_message
     delivery = add_webhook_event(

@@ -8,6 +8,7 @@ the usage.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert
@@ -42,19 +43,30 @@ def write_outcome(session: Session, job_id: str, outcome: Outcome, *, replace: b
     """
     if replace:
         clear_results(session, job_id)
-    session.execute(
-        _INSERT_RESULTS,
-        {
-            "job_id": job_id,
-            "caption": outcome.caption,
-            "answer": outcome.answer,
-            "labels": outcome.labels,
-            "raw_text": "\n\n".join(outcome.raw_texts) or None,
-            "finish_reason": ",".join(sorted(set(outcome.finish_reasons))) or None,
-            "dropped_boxes": outcome.dropped_boxes,
-            "notes": outcome.notes,
-        },
-    )
+    session.execute(_INSERT_RESULTS, result_values(job_id, outcome))
+    write_boxes(session, job_id, outcome)
+
+
+def result_values(job_id: str, outcome: Outcome, prefix: str = "") -> dict[str, Any]:
+    """The text results row of ``outcome`` (its values named ``prefix`` + column)."""
+    values = {
+        "job_id": job_id,
+        "caption": outcome.caption,
+        "answer": outcome.answer,
+        "labels": outcome.labels,
+        "raw_text": "\n\n".join(outcome.raw_texts) or None,
+        "finish_reason": ",".join(sorted(set(outcome.finish_reasons))) or None,
+        "dropped_boxes": outcome.dropped_boxes,
+        "notes": outcome.notes,
+    }
+    return {prefix + name: value for name, value in values.items()}
+
+
+RESULT_COLUMNS = tuple(result_values("", Outcome()))
+
+
+def write_boxes(session: Session, job_id: str, outcome: Outcome) -> None:
+    """The detections and masks of ``outcome`` (one executemany each)."""
     if outcome.detections:
         session.execute(
             _INSERT_DETECTIONS,
@@ -96,26 +108,37 @@ def write_outcome(session: Session, job_id: str, outcome: Outcome, *, replace: b
         )
 
 
-def write_usage(
-    session: Session,
-    job_id: str,
-    *,
-    estimated_tokens: int | None,
-    estimated_image_tokens: int | None,
-    usage: TokenUsage | None,
-    calls: int,
-    cost_usd: float | None,
-    model_version: str | None,
-) -> None:
+@dataclass(frozen=True)
+class UsageRecord:
+    """The quote of an attempt and, once Gemini answered, the billed usage."""
+
+    estimated_tokens: int | None
+    estimated_image_tokens: int | None
+    usage: TokenUsage | None  # None: nothing billed (no call, or a cached answer)
+    calls: int
+    cost_usd: float | None
+    model_version: str | None
+
+
+def write_usage(session: Session, job_id: str, record: UsageRecord) -> None:
     """Store the quote and, once there is one, the billed usage next to it (one upsert)."""
+    dialect = session.get_bind().dialect.name
+    statement = _usage_upsert(dialect, billed=record.usage is not None)
+    session.execute(statement, usage_values(job_id, record))
+
+
+def usage_values(job_id: str, record: UsageRecord, prefix: str = "") -> dict[str, Any]:
+    """The usage row of ``record`` (values named ``prefix`` + column): the quote's columns,
+    and the billed ones when there is billed usage."""
     values: dict[str, Any] = {
         "job_id": job_id,
-        "estimated_tokens": estimated_tokens,
-        "estimated_image_tokens": estimated_image_tokens,
-        "calls": calls,
-        "cost_usd": cost_usd,
-        "model_version": model_version,
+        "estimated_tokens": record.estimated_tokens,
+        "estimated_image_tokens": record.estimated_image_tokens,
+        "calls": record.calls,
+        "cost_usd": record.cost_usd,
+        "model_version": record.model_version,
     }
+    usage = record.usage
     if usage is not None:
         values.update(
             prompt_tokens=usage.prompt,
@@ -125,12 +148,11 @@ def write_usage(
             image_tokens=usage.image,
             text_tokens=usage.text,
         )
-    dialect = session.get_bind().dialect.name
-    session.execute(_usage_upsert(dialect, billed=usage is not None), values)
+    return {prefix + name: value for name, value in values.items()}
 
 
-_QUOTE = ("estimated_tokens", "estimated_image_tokens", "calls", "cost_usd", "model_version")
-_BILLED = (
+QUOTE_COLUMNS = ("estimated_tokens", "estimated_image_tokens", "calls", "cost_usd", "model_version")
+BILLED_COLUMNS = (
     "prompt_tokens",
     "candidates_tokens",
     "thoughts_tokens",
@@ -149,7 +171,7 @@ def _usage_upsert(dialect_name: str, *, billed: bool) -> Any:
     """The usage upsert of a dialect, built once: the quote's columns, and the billed ones
     when there is billed usage (a quote alone leaves billed usage written before as it is)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    columns = _QUOTE + _BILLED if billed else _QUOTE
+    columns = QUOTE_COLUMNS + BILLED_COLUMNS if billed else QUOTE_COLUMNS
     statement = dialect.insert(USAGE).values(
         job_id=bindparam("job_id"), **{column: bindparam(column) for column in columns}
     )

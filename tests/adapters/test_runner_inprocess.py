@@ -148,11 +148,12 @@ def quota_error(delay: str) -> dict[str, Any]:
 
 @pytest.fixture
 def before_finish(runner_db: str) -> Iterator[list[Callable[[], None]]]:
-    """Steps run (once each) just before the runner's first write ending a job as succeeded."""
+    """Steps run (once each) just before the runner's first write ending a job as succeeded
+    (the guarded UPDATE, or on Postgres the one statement that has it as its first CTE)."""
     steps: list[Callable[[], None]] = []
 
     def hook(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if not statement.startswith("UPDATE jobs SET status="):
+        if not statement.startswith(("UPDATE jobs SET status=", "WITH finished AS")):
             return
         if isinstance(params, dict) and params.get("status") == "succeeded":
             while steps:

@@ -65,7 +65,7 @@ class BackendKiller:
     """Terminates the server process of the connection that is about to run a matching
     statement, ``times`` times: the statement then fails as in a database restart."""
 
-    statement: str
+    statement: str | tuple[str, ...]  # what the statement starts with
     params: dict[str, Any]
     times: int
     killed: int = 0
@@ -101,7 +101,8 @@ def kill_backends(runner_db: str) -> Iterator[list[BackendKiller]]:
         event.remove(engine, "before_cursor_execute", hook)
 
 
-FINISH = "UPDATE jobs SET status="
+# The write ending a job: the guarded UPDATE, or on Postgres the statement that has it first.
+FINISH = ("UPDATE jobs SET status=", "WITH finished AS")
 EXTEND = "UPDATE jobs SET lease_expires_at="
 
 
