@@ -57,7 +57,7 @@ def claim_redis_db() -> str:
     Database 0 is left alone (it holds the claims); 1..15 are handed out.
     """
     admin = redis.Redis.from_url(f"{REDIS_BASE}/0")
-    count = int(admin.config_get("databases").get("databases", 16))
+    count = int(admin.config_get("databases").get("databases") or 16)
     for number in range(1, count):
         if admin.set(_REDIS_LOCK.format(number), RUN_ID, nx=True, ex=_REDIS_LOCK_TTL_S):
             with _guard:
