@@ -44,7 +44,7 @@ from imagejobs.gemini.errors import GeminiCallError
 from imagejobs.governance.governor import Admission, BudgetExceeded, Deferred
 from imagejobs.observability.metrics import observe_lease_takeover
 from imagejobs.runtime import Runtime
-from imagejobs.store.claims import claim_in_own_transaction
+from imagejobs.store.claims import Claim, claim_in_own_transaction
 from imagejobs.store.finishing import finish_attempt
 from imagejobs.store.jobs import schedule_retry
 from imagejobs.store.models import FINAL_STATUSES, Job, JobImage, utcnow
@@ -83,14 +83,64 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
         claim = claim_in_own_transaction(runtime.db, chosen, runtime.owner, lease_s=lease_s)
     if claim is None:
         log.info("job %s: nothing to do (not found, not due, or held elsewhere)", chosen)
-        if admission is not None:
-            runtime.governor.finished(admission, billed_prompt_tokens=0, outcome="neutral")
+        _give_back(runtime, admission)
         return Ended("skipped", job_id=chosen)
+    job = claim.job
+    lease = Lease(runtime.db, job.id, runtime.owner, lease_s)
+    try:  # the claim is committed: on an outage the job would wait, claimed, for its lease
+        follow = lease.until_reachable(
+            lambda: after_claim(runtime, claim, job_id), "read what the claim leads to"
+        )
+    except LeaseLost:  # the outage outlived the lease and another worker took the job
+        _give_back(runtime, admission)
+        return Ended("lease_lost", job_id=job.id)
+    if follow.resend is not None:
+        task, priority, wait_s = follow.resend
+        runtime.queue.enqueue_job(job_id, kind=task, countdown=wait_s or None, priority=priority)
+    if claim.took_over:
+        observe_lease_takeover(job.task)
+    if follow.started_id is not None:  # sent once committed; a refusal is the sweeper's
+        runtime.queue.enqueue_delivery(follow.started_id)
+    attempt = JobRun(
+        runtime,
+        job,
+        lease=lease,
+        producer=follow.producer,
+        reuse=follow.reuse,
+        picker=picker,
+        admission=admission,
+    )
+    status = attempt.run(claim.images)
+    if attempt.delivery_id is not None:
+        runtime.queue.enqueue_delivery(attempt.delivery_id)
+    if status in FINAL_STATUSES:
+        observe_end(attempt, status)
+    return Ended(status, attempt.error if status == "failed" else None, job.id)
+
+
+def _give_back(runtime: Runtime, admission: Admission | None) -> None:
+    """The first call's slot, taken before the claim, when no call will use it."""
+    if admission is not None:
+        runtime.governor.finished(admission, billed_prompt_tokens=0, outcome="neutral")
+
+
+@dataclass(frozen=True)
+class AfterClaim:
+    """What a claim leads to, read (and written) right after it."""
+
+    resend: tuple[str, int, float] | None  # the message's own job, when another job ran
+    reuse: Reuse | None  # the result cache's answer, when every image's content is known
+    producer: str
+    started_id: str | None  # the job.started event's outbox row, when one was written
+
+
+def after_claim(runtime: Runtime, claim: Claim, message_job_id: str) -> AfterClaim:
+    """One session (none of its statements runs when none is needed); safe to run again after
+    a dropped connection, the started event being written once."""
     job, rows = claim.job, claim.images
-    # What the claim leads to reading or writing; a session that needs none runs no statement.
     with runtime.db.session() as session:
         # This message's own job keeps a wake-up of its own when another job took this one.
-        resend = still_waiting(session, job_id) if chosen != job_id else None
+        resend = still_waiting(session, message_job_id) if job.id != message_job_id else None
         known = [row.sha256 for row, _ in rows if row.sha256]
         # Every image's content is known: the result cache is asked before anything is read.
         reuse = look_up_in(session, runtime, job, known) if len(known) == len(rows) else None
@@ -102,23 +152,7 @@ def run_job(runtime: Runtime, job_id: str) -> Ended:
             started = add_webhook_event(
                 session, job, "job.started", links=job_links(job.id), summary={}, once=True
             )
-        started_id = started.id if started is not None else None
-    if resend is not None:
-        task, priority, wait_s = resend
-        runtime.queue.enqueue_job(job_id, kind=task, countdown=wait_s or None, priority=priority)
-    if claim.took_over:
-        observe_lease_takeover(job.task)
-    if started_id is not None:  # sent once committed; if the broker refuses, the sweeper sends it
-        runtime.queue.enqueue_delivery(started_id)
-    attempt = JobRun(
-        runtime, job, producer=producer, reuse=reuse, picker=picker, admission=admission
-    )
-    status = attempt.run(rows)
-    if attempt.delivery_id is not None:
-        runtime.queue.enqueue_delivery(attempt.delivery_id)
-    if status in FINAL_STATUSES:
-        observe_end(attempt, status)
-    return Ended(status, attempt.error if status == "failed" else None, job.id)
+        return AfterClaim(resend, reuse, producer, started.id if started is not None else None)
 
 
 class JobRun:
@@ -127,6 +161,7 @@ class JobRun:
         runtime: Runtime,
         job: Job,
         *,
+        lease: Lease,
         producer: str = "-",
         reuse: Reuse | None = None,
         picker: FairPicker | None = None,
@@ -136,7 +171,7 @@ class JobRun:
         self.settings = runtime.settings
         self.db = runtime.db
         self.job = job
-        self.lease = Lease(runtime.db, job.id, runtime.owner, runtime.settings.lease_s)
+        self.lease = lease  # held since the claim
         self.calls = Calls(runtime, job, self.lease, admission)
         self.producer = producer
         self.estimated: int | None = None

@@ -1,6 +1,6 @@
 """The job runner in this process against real Postgres and the emulator, when the database drops
-the connection of the very write that ends a job (``pg_terminate_backend`` at that statement),
-and when a job's stored image is missing."""
+the connection of the very write that ends a job, or of a read right after the claim
+(``pg_terminate_backend`` at that statement), and when a job's stored image is missing."""
 
 from __future__ import annotations
 
@@ -186,3 +186,40 @@ def test_missing_stored_image_fails_the_job_at_once_naming_it(
     with session_scope(runner_db) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.attempts == 1 and job.error_code == "image_blob_missing"
+
+
+# What the claim leads to writing right after it: the job.started event's outbox row.
+STARTED_EVENT = "SELECT webhook_deliveries.id"
+
+
+def test_a_dropped_connection_right_after_the_claim_does_not_strand_the_job(
+    runtime: Runtime,
+    runner_db: str,
+    emulator: EmulatorServer,
+    kill_backends: list[BackendKiller],
+) -> None:
+    """The claim is committed; the reads it leads to lose their connection (a restart just
+    then). They are tried again while the lease is held, instead of ending the message with the
+    job left running under this worker's lease until it expires."""
+    job_id = submit_job(
+        runtime,
+        JobSpec(
+            task="caption",
+            webhook_url="http://127.0.0.1:9/hook",
+            webhook_events=["job.started", "job.succeeded"],
+        ),
+        [ImageInput(data=scene_a().encode("PNG"))],
+        enqueue=False,
+    ).job_id
+    started = BackendKiller(STARTED_EVENT, {}, times=2)
+    kill_backends.append(started)
+
+    ended = run_job(runtime, job_id)
+
+    assert started.killed == 2
+    assert ended.status == "succeeded"
+    assert emulator.control.stats()["calls"]["generateContent"] == 1
+    assert results(runner_db, job_id) == 1
+    with session_scope(runner_db) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "succeeded" and job.attempts == 1
