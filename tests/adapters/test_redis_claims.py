@@ -1,0 +1,62 @@
+"""The suite's own Redis database claims (``tests/services.claim_redis_db``), on a Redis server
+of this test alone: a claim whose process on this host is gone (a run that was killed) is taken
+over, so a killed run cannot leave the next runs without databases; a live run's claim, or
+another host's, is not."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.own_redis import RedisServer, running_redis
+from tests.services import HOST, claim_redis_db, holder_gone
+
+LOCK = "imagejobs-tests:redis-db:{}"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_redis(tmp_path / "redis") as started:
+        yield started
+
+
+def gone_pid() -> int:
+    """The pid of a process that has exited."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_runs_claim_is_taken_over_and_a_live_ones_is_not(server: RedisServer) -> None:
+    base = server.url.rsplit("/", 1)[0]
+    admin = redis.Redis.from_url(f"{base}/0")
+    live = f"{HOST} {os.getpid()} live_run"
+    for number in range(1, 16):  # every number held by a live run of this host...
+        admin.set(LOCK.format(number), live)
+    elsewhere = f"elsewhere {gone_pid()} other_host_run"
+    admin.set(LOCK.format(2), elsewhere)  # ...another host's
+    admin.set(LOCK.format(5), f"{HOST} {gone_pid()} killed_run")  # ...a killed run's
+    admin.set(LOCK.format(9), f"{gone_pid()}_abc123")  # ...an older killed run's
+    redis.Redis.from_url(f"{base}/5").set("left-behind", "1")
+
+    assert claim_redis_db(base) == f"{base}/5"
+    assert redis.Redis.from_url(f"{base}/5").dbsize() == 0  # flushed for its new holder
+    assert claim_redis_db(base) == f"{base}/9"
+    with pytest.raises(RuntimeError, match="held by another test run"):
+        claim_redis_db(base)
+    assert admin.get(LOCK.format(2)) == elsewhere.encode()
+    assert admin.get(LOCK.format(1)) == live.encode()
+
+
+def test_holder_gone_reads_both_forms_and_keeps_other_hosts() -> None:
+    dead = gone_pid()
+    assert holder_gone(f"{HOST} {dead} run")
+    assert holder_gone(f"{dead}_abc123")  # an older run's claim, on this host
+    assert not holder_gone(f"{HOST} {os.getpid()} run")
+    assert not holder_gone(f"other-host {dead} run")
+    assert not holder_gone("not a claim")
