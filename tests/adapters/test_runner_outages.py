@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select, update
 
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.emulator import EmulatorServer
-from imagejobs.execution.runner import run_job
+from imagejobs.execution.runner import Ended, run_job
 from imagejobs.runtime import Runtime, build_gemini
 from imagejobs.settings import load_settings
 from imagejobs.store.blobs import DirectoryBlobStore
@@ -114,6 +114,18 @@ def results(runner_db: str, job_id: str) -> int:
     return int(count or 0)
 
 
+def assert_succeeded_once(
+    ended: Ended, emulator: EmulatorServer, runner_db: str, job_id: str
+) -> None:
+    """The job succeeded at its first attempt, with one Gemini call and one result set."""
+    assert ended.status == "succeeded"
+    assert emulator.control.stats()["calls"]["generateContent"] == 1
+    assert results(runner_db, job_id) == 1
+    with session_scope(runner_db) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "succeeded" and job.attempts == 1
+
+
 def test_finishing_write_survives_a_dropped_connection_without_a_second_gemini_call(
     runtime: Runtime,
     runner_db: str,
@@ -128,12 +140,7 @@ def test_finishing_write_survives_a_dropped_connection_without_a_second_gemini_c
     ended = run_job(runtime, job_id)
 
     assert (finish.killed, extend.killed) == (3, 1)
-    assert ended.status == "succeeded"
-    assert emulator.control.stats()["calls"]["generateContent"] == 1
-    assert results(runner_db, job_id) == 1
-    with session_scope(runner_db) as session:
-        job = session.get(Job, job_id)
-        assert job is not None and job.status == "succeeded" and job.attempts == 1
+    assert_succeeded_once(ended, emulator, runner_db, job_id)
 
 
 def test_outcome_is_dropped_when_another_worker_took_the_lease_meanwhile(
@@ -217,9 +224,4 @@ def test_a_dropped_connection_right_after_the_claim_does_not_strand_the_job(
     ended = run_job(runtime, job_id)
 
     assert started.killed == 2
-    assert ended.status == "succeeded"
-    assert emulator.control.stats()["calls"]["generateContent"] == 1
-    assert results(runner_db, job_id) == 1
-    with session_scope(runner_db) as session:
-        job = session.get(Job, job_id)
-        assert job is not None and job.status == "succeeded" and job.attempts == 1
+    assert_succeeded_once(ended, emulator, runner_db, job_id)
