@@ -5,8 +5,8 @@ Two runs of the suite on one host must not break each other, so nothing here has
 every database is named after this run (``imagejobs_<run>_<purpose>``) and dropped at exit, and a
 Redis database number is claimed with a lock key (``SET NX``) and released at exit. A run that
 was killed cannot release its numbers: the next run on the host takes over a claim whose process
-is gone, and a claim of another host expires after a time to live. Nothing touches another
-live run's databases or connections.
+is gone once no client uses its database, and a claim of another host expires after a time to
+live. Nothing touches another live run's databases or connections.
 """
 
 from __future__ import annotations
@@ -66,13 +66,13 @@ def claim_redis_db(base: str = REDIS_BASE) -> str:
     """A Redis database number no other run holds, flushed; returns its URL.
 
     Database 0 is left alone (it holds the claims); 1..15 are handed out. A claim whose process
-    on this host is gone (a run that was killed) is taken over.
+    on this host is gone (a run that was killed), on a database no client uses, is taken over.
     """
     admin = redis.Redis.from_url(f"{base}/0")
     count = int(admin.config_get("databases").get("databases") or 16)
     for number in range(1, count):
         key = _REDIS_LOCK.format(number)
-        if admin.set(key, _LOCK_HOLDER, nx=True, ex=_REDIS_LOCK_TTL_S) or _take_over(admin, key):
+        if admin.set(key, _LOCK_HOLDER, nx=True, ex=_REDIS_LOCK_TTL_S) or _take_over(admin, number):
             with _guard:
                 _claimed.append((base, number))
             url = f"{base}/{number}"
@@ -84,11 +84,15 @@ def claim_redis_db(base: str = REDIS_BASE) -> str:
     )
 
 
-def _take_over(admin: redis.Redis, key: str) -> bool:
-    """Claim ``key`` if its holder is a process of this host that is gone."""
+def _take_over(admin: redis.Redis, number: int) -> bool:
+    """Claim database ``number`` if its holder is a process of this host that is gone and no
+    client uses the database any more (a killed run's worker processes may outlive it)."""
+    key = _REDIS_LOCK.format(number)
     holder = admin.get(key)
     text = holder.decode(errors="replace") if isinstance(holder, bytes) else str(holder)
     if holder is None or not holder_gone(text):
+        return False
+    if any(str(client.get("db")) == str(number) for client in admin.client_list()):
         return False
     return bool(admin.eval(_TAKE_OVER, 1, key, holder, _LOCK_HOLDER, _REDIS_LOCK_TTL_S))
 

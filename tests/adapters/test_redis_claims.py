@@ -1,7 +1,7 @@
 """The suite's own Redis database claims (``tests/services.claim_redis_db``), on a Redis server
 of this test alone: a claim whose process on this host is gone (a run that was killed) is taken
-over, so a killed run cannot leave the next runs without databases; a live run's claim, or
-another host's, is not."""
+over, so a killed run cannot leave the next runs without databases; a live run's claim, another
+host's, or one whose database a client still uses (a killed run's worker) is not."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def test_a_killed_runs_claim_is_taken_over_and_a_live_ones_is_not(server: RedisS
     admin.set(LOCK.format(2), elsewhere)  # ...another host's
     admin.set(LOCK.format(5), f"{HOST} {gone_pid()} killed_run")  # ...a killed run's
     admin.set(LOCK.format(9), f"{gone_pid()}_abc123")  # ...an older killed run's
+    orphan_holder = f"{gone_pid()} killed_run_with_a_worker_left"
+    admin.set(LOCK.format(3), f"{HOST} {orphan_holder}")
+    orphan = redis.Redis.from_url(f"{base}/3")
+    orphan.ping()  # ...whose worker still uses its database
     redis.Redis.from_url(f"{base}/5").set("left-behind", "1")
 
     assert claim_redis_db(base) == f"{base}/5"
@@ -50,6 +54,8 @@ def test_a_killed_runs_claim_is_taken_over_and_a_live_ones_is_not(server: RedisS
     with pytest.raises(RuntimeError, match="held by another test run"):
         claim_redis_db(base)
     assert admin.get(LOCK.format(2)) == elsewhere.encode()
+    assert admin.get(LOCK.format(3)) == f"{HOST} {orphan_holder}".encode()  # still its own
+    orphan.close()
     assert admin.get(LOCK.format(1)) == live.encode()
 
 
