@@ -89,8 +89,9 @@ def _take_over(admin: redis.Redis, number: int) -> bool:
     client uses the database any more (a killed run's worker processes may outlive it)."""
     key = _REDIS_LOCK.format(number)
     holder = admin.get(key)
-    text = holder.decode(errors="replace") if isinstance(holder, bytes) else str(holder)
-    if holder is None or not holder_gone(text):
+    if holder is None:  # released meanwhile: the next SET NX takes it
+        return False
+    if not holder_gone(holder.decode(errors="replace") if isinstance(holder, bytes) else holder):
         return False
     if any(str(client.get("db")) == str(number) for client in admin.client_list()):
         return False
