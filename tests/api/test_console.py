@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from api.console.routes_auth import safe_next
 from api.console.sign_in_limit import MAX_FAILURES
 from imagejobs.core.jobspec import JobSpec
 from imagejobs.runtime import Runtime
-from imagejobs.store.models import Job, Usage
+from imagejobs.store.models import FINAL_STATUSES, Job, Usage, utcnow
 from imagejobs.store.outbox import add_webhook_event
 from imagejobs.store.producers import NewKey, revoke_key
 from imagejobs.submission import ImageInput, submit_job
@@ -262,7 +263,30 @@ def test_a_submitted_job_opens_its_page(
         assert job.params["labels"] == ["cat", "dog"] and job.params["question"] is None
     page = browser.get(answer.headers["location"])
     assert page.status_code == 200 and "pet.png" in page.text
-    assert 'hx-trigger="every 2s"' in page.text  # queued: the page polls for its status
+    # The job was enqueued, so the suite's worker may have run it already: the page polls for
+    # its status while the status it shows is not final.
+    shown = re.search(r'class="status big s-(\w+)"', page.text)
+    assert shown is not None, page.text
+    assert ('hx-trigger="every 2s"' in page.text) == (shown.group(1) not in FINAL_STATUSES)
+
+
+def test_a_job_page_polls_until_the_job_is_final(
+    browser: TestClient, runtime: Runtime, producer: NewKey
+) -> None:
+    job_id = stored_job(runtime, producer)
+    with runtime.db.session() as session:  # parked an hour: no worker takes it meanwhile
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(next_attempt_at=utcnow() + timedelta(hours=1))
+        )
+    signed_in(browser, producer)
+    assert 'hx-trigger="every 2s"' in browser.get(f"/console/jobs/{job_id}").text
+    with runtime.db.session() as session:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(status="succeeded", finished_at=utcnow())
+        )
+    assert 'hx-trigger="every 2s"' not in browser.get(f"/console/jobs/{job_id}").text
 
 
 def test_filters_and_cursor_paging(browser: TestClient, runtime: Runtime, producer: NewKey) -> None:
